@@ -1,0 +1,269 @@
+"""Checkpoints that are safe to load from a stranger, written so a crash never halves them.
+
+A checkpoint is one `safetensors <https://huggingface.co/docs/safetensors>`_ file: named
+tensors (weights, optimizer moments) plus a JSON document of metadata (epoch, history,
+configuration). It is never a pickle: unpickling runs whatever code the file's author put
+in it, so :func:`load_checkpoint` refuses pickles (PyTorch ``.pt`` files, NumPy object
+arrays) outright instead of trying them.
+
+Every file is written atomically: the bytes go to a temporary file in the same directory,
+which is flushed to disk and then renamed over the destination in one step. A crash or
+Ctrl-C mid-write leaves the previous checkpoint as it was.
+
+Example::
+
+    save_checkpoint("run/last.safetensors", {"fc1.weight": w}, {"epoch": 3})
+    checkpoint = load_checkpoint("run/last.safetensors")
+    checkpoint.metadata["epoch"]          # 3
+    checkpoint.tensors["fc1.weight"]      # a NumPy array; move it with to_device()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import secrets
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy
+import safetensors.numpy
+from safetensors import SafetensorError
+
+from nnott.backend import get_array_module, to_cpu
+from nnott.errors import CheckpointError
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "Checkpoint",
+    "load_checkpoint",
+    "save_checkpoint",
+    "write_bytes_atomic",
+    "write_json_atomic",
+]
+
+FORMAT_NAME = "nnott-checkpoint"
+"""The value of the ``format`` key in every nnott checkpoint's safetensors metadata."""
+
+FORMAT_VERSION = 1
+"""The layout version this module writes; files with a newer version are refused."""
+
+_METADATA_KEY = "nnott_metadata"  # the safetensors metadata entry holding our JSON
+
+# How files that are not safetensors begin, and what to tell the user about them.
+_FOREIGN_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (
+        b"PK\x03\x04",
+        "is a zip archive (a PyTorch .pt or NumPy .npz file?), not an nnott checkpoint; "
+        "such files may hold pickled objects, which nnott never loads",
+    ),
+    (
+        b"\x93NUMPY",
+        "is a NumPy .npy file, not an nnott checkpoint (nnott never loads pickled arrays)",
+    ),
+    (
+        b"\x80",
+        "is a Python pickle, not an nnott checkpoint; nnott never unpickles files "
+        "because unpickling can run arbitrary code",
+    ),
+)
+
+
+@dataclasses.dataclass
+class Checkpoint:
+    """What :func:`load_checkpoint` returns: host tensors by name and the JSON metadata."""
+
+    tensors: dict[str, numpy.ndarray]
+    metadata: dict[str, Any]
+
+
+# ------------------------------------------------------------------------ atomic writes
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Flush the directory entry so that the rename itself survives a power cut (POSIX)."""
+    with contextlib.suppress(OSError):  # not every platform lets a directory be opened
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def _create_temporary(target: Path) -> tuple[int, Path]:
+    """Create a new hidden file beside ``target``; its permissions follow the umask.
+
+    (``tempfile.mkstemp`` would make it readable by its owner only, and the rename would
+    carry that over to the checkpoint.)
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(temporary, flags, 0o666), temporary
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file beside {target}")
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that readers see the old file or the new, never half.
+
+    Creates missing parent directories. Returns the path written.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = _create_temporary(target)
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:  # also Ctrl-C: never leave the temporary file behind
+        temporary.unlink(missing_ok=True)
+        raise
+    _fsync_directory(target.parent)
+    return target
+
+
+def _json_default(value: Any) -> Any:
+    """Let JSON documents carry NumPy scalars, small arrays, device arrays and paths."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, numpy.generic):
+        return value.item()
+    if isinstance(value, numpy.ndarray) or get_array_module(value) is not numpy:
+        return to_cpu(value).tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _to_json(obj: Any, *, indent: int | None) -> str:
+    return json.dumps(obj, indent=indent, default=_json_default)
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> Path:
+    """Write ``obj`` as indented JSON, atomically (see :func:`write_bytes_atomic`).
+
+    NumPy scalars and arrays are written as numbers and lists; NaN and infinity as the
+    ``NaN``/``Infinity`` tokens Python's :mod:`json` reads back.
+    """
+    return write_bytes_atomic(path, (_to_json(obj, indent=2) + "\n").encode("utf-8"))
+
+
+# --------------------------------------------------------------------------- save, load
+
+
+def _host_tensors(tensors: Mapping[str, Any]) -> dict[str, numpy.ndarray]:
+    """Copy device arrays to the host (counted) and make every tensor contiguous."""
+    host: dict[str, numpy.ndarray] = {}
+    for name, tensor in tensors.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"checkpoint tensor names must be non-empty strings, not {name!r}")
+        array = to_cpu(tensor)
+        if array.dtype == object:
+            raise TypeError(f"tensor {name!r} has dtype object; checkpoints hold numbers only")
+        # (not ascontiguousarray: it would turn a 0-d array into shape (1,))
+        host[name] = array if array.flags.c_contiguous else array.copy(order="C")
+    return host
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    tensors: Mapping[str, Any],
+    metadata: Mapping[str, Any],
+) -> Path:
+    """Save named tensors (host or device arrays) and JSON metadata to ``path``, atomically.
+
+    Device arrays are copied to the host with :func:`nnott.backend.to_cpu`. ``metadata``
+    must be JSON-serialisable (NumPy scalars are fine). Returns the path written; a
+    write failure (no space, no permission) raises :class:`CheckpointError`.
+    """
+    header = {
+        "format": FORMAT_NAME,
+        "format_version": str(FORMAT_VERSION),
+        _METADATA_KEY: _to_json(dict(metadata), indent=None),
+    }
+    data = safetensors.numpy.save(_host_tensors(tensors), metadata=header)
+    try:
+        return write_bytes_atomic(path, data)
+    except OSError as error:
+        raise CheckpointError(
+            f"cannot write checkpoint {path}: {error.strerror or error}"
+        ) from None
+
+
+def _read_header(data: bytes, path: Path) -> dict[str, Any]:
+    """The safetensors JSON header: 8 bytes of little-endian length, then that much JSON."""
+    if len(data) < 8:
+        raise CheckpointError(f"{path} is truncated or empty ({len(data)} bytes)")
+    (length,) = struct.unpack("<Q", data[:8])
+    if length > len(data) - 8:
+        raise CheckpointError(f"{path} is truncated or not a safetensors file (bad header size)")
+    try:
+        header = json.loads(data[8 : 8 + length])
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CheckpointError(f"{path} is corrupt: its header is not valid JSON") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path} is corrupt: its header is not a JSON object")
+    return header
+
+
+def _check_format(header: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """Refuse safetensors files not written by nnott; return the user metadata."""
+    marker = header.get("__metadata__") or {}
+    if not isinstance(marker, dict) or marker.get("format") != FORMAT_NAME:
+        raise CheckpointError(
+            f"{path} is a safetensors file but was not written by nnott "
+            f"(its metadata has no format={FORMAT_NAME!r} marker)"
+        )
+    try:
+        version = int(marker.get("format_version", ""))
+    except ValueError:
+        raise CheckpointError(f"{path} has an unreadable checkpoint format version") from None
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} was written by a newer nnott (checkpoint format {version}; this one "
+            f"reads up to {FORMAT_VERSION}); upgrade nnott-backend"
+        )
+    try:
+        metadata = json.loads(marker[_METADATA_KEY])
+    except (KeyError, TypeError, json.JSONDecodeError):
+        raise CheckpointError(
+            f"{path} is corrupt: its nnott metadata is missing or invalid"
+        ) from None
+    if not isinstance(metadata, dict):
+        raise CheckpointError(f"{path} is corrupt: its nnott metadata is not a JSON object")
+    return metadata
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Load a checkpoint written by :func:`save_checkpoint`; tensors come back on the host.
+
+    Raises :class:`CheckpointError`, naming the file, when it is missing, truncated or
+    corrupt, a pickle or zip archive (``torch.save``, ``numpy.save`` of objects, ``.npz``),
+    or a safetensors file that nnott did not write. Nothing in the file is ever executed.
+    """
+    source = Path(path)
+    try:
+        data = source.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint file not found: {source}") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{source} is a directory, not a checkpoint file") from None
+    except OSError as error:
+        raise CheckpointError(f"cannot read checkpoint {source}: {error.strerror}") from None
+    for signature, explanation in _FOREIGN_SIGNATURES:
+        if data.startswith(signature):
+            raise CheckpointError(f"{source} {explanation}")
+    metadata = _check_format(_read_header(data, source), source)
+    try:
+        tensors = safetensors.numpy.load(data)
+    except SafetensorError as error:
+        raise CheckpointError(f"{source} is truncated or corrupt ({error})") from None
+    return Checkpoint(tensors=dict(tensors), metadata=metadata)

@@ -1,0 +1,418 @@
+"""The pieces every nnott command line shares.
+
+Each tier (``nnott-scalar``, ``nnott-vectorized``, ``nnott-cnn``, ``nnott-data``) builds its
+own :mod:`argparse` parser, but the flags they have in common are added here so that they
+keep one spelling and one meaning everywhere (``--epochs``, ``--batch-size``, ``--lr``,
+``--gpu``, ``--seed``, ``--dataset`` ...). The argparse *types* below reject impossible
+values (a negative epoch count, a batch size of 0) before any work starts.
+
+:func:`run_main` is the one place where errors become exit codes: a
+:class:`~nnott.errors.NnottError` (bad input, missing file, no GPU) prints one line on
+stderr and exits 2, Ctrl-C exits 130, running out of memory prints one line; anything else
+is a bug in nnott and keeps its traceback.
+
+A command line's ``__main__`` looks like this::
+
+    def main(argv: list[str] | None = None) -> int:
+        parser = make_parser("nnott-demo", "Train a tiny network.")
+        add_common_arguments(parser, epochs=2, batch_size=64, lr=0.1, limit=2000)
+        args = parser.parse_args(argv)
+        device = select_device(args.gpu, prog="nnott-demo")
+        seed_everything(args.seed)
+        ...
+        return 0
+
+    def cli() -> int:  # the console-script entry point
+        return run_main(main, prog="nnott-demo")
+
+    if __name__ == "__main__":
+        raise SystemExit(cli())
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from nnott import backend
+from nnott.backend import device as backend_device
+from nnott.backend.device import ENV_VARIABLE
+from nnott.errors import GpuUnavailableError, NnottError
+
+__all__ = [
+    "DEFAULT_OUT_DIR",
+    "DEFAULT_VAL_SPLIT",
+    "DefaultsHelpFormatter",
+    "OneLineErrorParser",
+    "add_common_arguments",
+    "format_table",
+    "int_list",
+    "make_parser",
+    "non_negative_int",
+    "positive_float",
+    "positive_int",
+    "positive_int_list",
+    "run_main",
+    "seed_everything",
+    "select_device",
+    "str_list",
+    "unit_fraction",
+]
+
+DEFAULT_VAL_SPLIT = 0.1
+"""Share of the training set held out for validation unless ``--val-split`` says otherwise."""
+
+DEFAULT_OUT_DIR = Path("nnott-output")
+"""Where ``--plot`` figures and other run outputs go unless ``--out`` says otherwise."""
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+# ------------------------------------------------------------------------ argparse types
+
+
+def _parse_int(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _parse_float(text: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (batch sizes, layer widths)."""
+    value = _parse_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: a whole number >= 0 (epochs, seeds)."""
+    value = _parse_int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be zero or a positive whole number, not {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0 (learning rates)."""
+    value = _parse_float(text)
+    if value <= 0.0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, not {text!r}")
+    return value
+
+
+def unit_fraction(text: str) -> float:
+    """An argparse type: a fraction in [0, 1) (validation split, dropout rate)."""
+    value = _parse_float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and less than 1, not {text!r}")
+    return value
+
+
+def _split_items(text: str) -> list[str]:
+    """``"a, b,c"`` -> ``["a", "b", "c"]``; an empty string is an empty list."""
+    if not text.strip():
+        return []
+    items = [item.strip() for item in text.split(",")]
+    if any(not item for item in items):
+        raise argparse.ArgumentTypeError(f"{text!r} has an empty item; separate items by commas")
+    return items
+
+
+def int_list(text: str) -> list[int]:
+    """An argparse type: comma-separated whole numbers, ``"512,256"`` -> ``[512, 256]``."""
+    return [_parse_int(item) for item in _split_items(text)]
+
+
+def positive_int_list(text: str) -> list[int]:
+    """An argparse type: comma-separated whole numbers >= 1 (hidden layer sizes)."""
+    return [positive_int(item) for item in _split_items(text)]
+
+
+def str_list(text: str) -> list[str]:
+    """An argparse type: comma-separated words, ``"relu, tanh"`` -> ``["relu", "tanh"]``."""
+    return _split_items(text)
+
+
+# ------------------------------------------------------------------------------- parser
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr (and exit code 2).
+
+    Plain argparse prints the whole usage text before the error; a learner then has to
+    find the one line that matters. This parser prints only that line and a pointer to
+    ``--help``.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show ``(default: X)`` in ``--help`` only where there is a default worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or action.default == argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def make_parser(prog: str, description: str | None = None, **kwargs: Any) -> OneLineErrorParser:
+    """A parser for an nnott command line: one-line errors, defaults shown in ``--help``."""
+    kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+    return OneLineErrorParser(prog=prog, description=description, **kwargs)
+
+
+def add_common_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    limit: int | None = None,
+) -> None:
+    """Add the flags every tier shares, with this tier's defaults for the first four.
+
+    Adds ``--epochs --batch-size --lr --gpu --seed --dataset --data-dir --val-split
+    --limit --plot --out --json --no-progress``. The parsed names are ``args.epochs``,
+    ``args.batch_size``, ``args.lr``, ``args.gpu``, ``args.seed``, ``args.dataset``,
+    ``args.data_dir`` (Path or None), ``args.val_split``, ``args.limit`` (int or None),
+    ``args.plot``, ``args.out`` (Path), ``args.json`` (Path or None), ``args.no_progress``.
+    """
+    # Imported here, not at the top: nnott.data's own command line imports this module.
+    from nnott.data import DEFAULT_DATASET
+
+    training = parser.add_argument_group("training")
+    training.add_argument(
+        "--epochs", type=non_negative_int, default=epochs, help="passes over the training set"
+    )
+    training.add_argument(
+        "--batch-size", type=positive_int, default=batch_size, help="samples per update step"
+    )
+    training.add_argument("--lr", type=positive_float, default=lr, help="learning rate")
+    training.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        help="seed for weights, shuffling and augmentation (same seed, same run)",
+    )
+    training.add_argument(
+        "--gpu",
+        action="store_true",
+        help="compute on the GPU with CuPy (falls back to the CPU with a warning if absent)",
+    )
+
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--dataset",
+        default=DEFAULT_DATASET,
+        help="dataset name (see: python -m nnott.data list); the default is bundled",
+    )
+    data.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="look for (and download) dataset files here first",
+    )
+    data.add_argument(
+        "--val-split",
+        type=unit_fraction,
+        default=DEFAULT_VAL_SPLIT,
+        metavar="FRACTION",
+        help="share of the training set held out for validation, in [0, 1)",
+    )
+    data.add_argument(
+        "--limit",
+        type=positive_int,
+        default=limit,
+        metavar="N",
+        help="use a class-balanced subset of N training images (faster runs)",
+    )
+
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--plot", action="store_true", help="write PNG figures (curves, confusion matrix) to --out"
+    )
+    output.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT_DIR,
+        metavar="DIR",
+        help="directory for figures and other outputs",
+    )
+    output.add_argument(
+        "--json", type=Path, default=None, metavar="PATH", help="write a JSON report here"
+    )
+    output.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+# ------------------------------------------------------------------- errors and devices
+
+
+def _one_line(message: str) -> str:
+    """Join a (possibly multi-line) message into one line."""
+    return " ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
+def _is_gpu_out_of_memory(error: BaseException) -> bool:
+    """True for CuPy's OutOfMemoryError, recognised by name so that CuPy may be absent."""
+    return any(cls.__name__ == "OutOfMemoryError" for cls in type(error).__mro__)
+
+
+def run_main(
+    main: Callable[[list[str] | None], int | None],
+    argv: list[str] | None = None,
+    *,
+    prog: str,
+) -> int:
+    """Call ``main(argv)`` and turn what it raises into an exit code (returned, not exited).
+
+    - returns ``main``'s own code (``None`` counts as 0), or argparse's exit code;
+    - :class:`~nnott.errors.NnottError`: ``"prog: error: <message>"`` on stderr, 2;
+    - ``KeyboardInterrupt``: ``"prog: interrupted"``, 130;
+    - out of host or GPU memory: one line suggesting a smaller batch, 2;
+    - anything else propagates with its traceback: it is a bug, not a user mistake.
+
+    Use it as ``raise SystemExit(run_main(main, prog="nnott-scalar"))``.
+    """
+    try:
+        code = main(argv)
+    except SystemExit as exit_request:  # argparse's --help and usage errors
+        return _exit_code(exit_request.code)
+    except NnottError as error:
+        message = _one_line(str(error)) or type(error).__name__
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:
+        gpu = _is_gpu_out_of_memory(error)
+        if not (gpu or isinstance(error, MemoryError)):
+            raise  # a bug: keep its traceback
+        where = "the GPU" if gpu else "the host"
+        print(
+            f"{prog}: error: {where} ran out of memory; try a smaller --batch-size "
+            "or --limit, or a smaller model",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    return 0 if code is None else int(code)
+
+
+def _exit_code(code: object) -> int:
+    """The exit status ``sys.exit(code)`` would give (a message string counts as 1)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _use_cpu_instead() -> None:
+    """Switch to the CPU (this works also when ``NNOTT_DEVICE=gpu`` made the start fail)."""
+    backend.use_cpu()
+
+
+def _warn_cpu_fallback(prog: str, who: str, error: GpuUnavailableError) -> None:
+    reason = backend_device.gpu_unavailable_reason() or _one_line(str(error))
+    print(
+        f"{prog}: warning: {who} asked for the GPU but {reason}; running on the CPU",
+        file=sys.stderr,
+    )
+
+
+def select_device(want_gpu: bool, *, prog: str) -> str:
+    """Choose the device for a command line run and return its name.
+
+    With ``want_gpu`` (the ``--gpu`` flag) switch to the GPU; without it the device chosen
+    by ``NNOTT_DEVICE`` stands (the CPU when unset). Where the GPU was asked for and cannot
+    be used, print ONE warning line naming the reason and run on the CPU: a learner without
+    a GPU still gets a result.
+    """
+    if want_gpu:
+        try:
+            backend.use_gpu()
+        except GpuUnavailableError as error:
+            _warn_cpu_fallback(prog, "--gpu", error)
+            _use_cpu_instead()
+        return backend.current_device()
+    try:
+        return backend.current_device()
+    except GpuUnavailableError as error:
+        _warn_cpu_fallback(prog, f"{ENV_VARIABLE}=gpu", error)
+        _use_cpu_instead()
+        return backend.current_device()
+
+
+def seed_everything(seed: int) -> None:
+    """Seed every random generator nnott uses (see :func:`nnott.backend.seed`)."""
+    backend.seed(seed)
+
+
+# -------------------------------------------------------------------------------- tables
+
+
+def _cell(value: object) -> str:
+    """Text for one table cell: floats to 4 decimals (or whole with separators when large)."""
+    if isinstance(value, bool) or not isinstance(value, float):
+        return str(value)
+    if value != value or abs(value) == float("inf"):
+        return str(value)
+    return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:.4f}"
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def format_table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
+    """An aligned plain-text table: numeric columns right-aligned, text left-aligned.
+
+    >>> print(format_table([[1, 0.51234], [2, 0.4]], ["epoch", "loss"]))
+    epoch    loss
+    -----  ------
+        1  0.5123
+        2  0.4000
+    """
+    width_count = len(headers)
+    for row in rows:
+        if len(row) != width_count:
+            raise ValueError(f"a table row has {len(row)} cells, the header {width_count}")
+    cells = [[_cell(value) for value in row] for row in rows]
+    widths = [
+        max([len(header), *(len(row[column]) for row in cells)])
+        for column, header in enumerate(headers)
+    ]
+    numeric = [
+        bool(rows) and all(_is_number(row[column]) for row in rows) for column in range(width_count)
+    ]
+
+    def line(texts: Sequence[str]) -> str:
+        parts = [
+            text.rjust(width) if right else text.ljust(width)
+            for text, width, right in zip(texts, widths, numeric, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    lines = [line(headers), line(["-" * width for width in widths])]
+    lines.extend(line(row) for row in cells)
+    return "\n".join(lines)

@@ -1,0 +1,96 @@
+"""``nnott-data`` / ``python -m nnott.data``: list, describe and fetch datasets.
+
+nnott-data list                      # names, sizes, whether present on this machine
+nnott-data info fashion-mnist        # description, classes, license, where found
+nnott-data fetch mnist [--data-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from nnott.cli import format_table, make_parser, run_main
+from nnott.data import dataset, sources
+from nnott.data.registry import get_spec
+
+PROG = "nnott-data"
+
+
+def _megabytes(size: int) -> str:
+    return "bundled" if size == 0 else f"{size / 1e6:.1f} MB"
+
+
+def _list(args: argparse.Namespace) -> None:
+    rows = []
+    for name in dataset.available():
+        about = dataset.info(name, data_dir=args.data_dir)
+        shape = "x".join(str(side) for side in about.image_shape)
+        where = str(about.location) if about.location else "not present (downloads on use)"
+        rows.append(
+            [name, shape, about.train_size, about.test_size, _megabytes(about.download_size), where]
+        )
+    print(format_table(rows, ["dataset", "image", "train", "test", "download", "location"]))
+
+
+def _info(args: argparse.Namespace) -> None:
+    about = dataset.info(args.name, data_dir=args.data_dir)
+    shape = "x".join(str(side) for side in about.image_shape)
+    print(f"{about.name}: {about.description}")
+    print(f"  images    {shape} (C x H x W), {about.train_size:,} train, {about.test_size:,} test")
+    print(f"  classes   {', '.join(about.classes)}")
+    print(f"  license   {about.license}")
+    print(f"  source    {about.url}")
+    print(f"  download  {_megabytes(about.download_size)}")
+    print(f"  location  {about.location or 'not on this machine'}")
+    if about.location is None:
+        spec = get_spec(args.name)
+        print("  searched  " + "\n            ".join(sources.searched_places(spec, args.data_dir)))
+
+
+def _fetch(args: argparse.Namespace) -> None:
+    data = dataset.load(args.name, data_dir=args.data_dir, download=True)
+    about = dataset.info(args.name, data_dir=args.data_dir)
+    print(
+        f"{data.name}: {len(data.train_labels):,} training and {len(data.test_labels):,} test "
+        f"images ready in {about.location}"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = make_parser(PROG, "List, describe and fetch nnott's datasets.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data_dir_help = "also look in DIR (and DIR/NAME); fetch downloads into DIR/NAME"
+    listing = commands.add_parser("list", help="the known datasets and whether they are here")
+    listing.add_argument("--data-dir", type=Path, metavar="DIR", help=data_dir_help)
+    listing.set_defaults(action=_list)
+    for command, action, text in (
+        ("info", _info, "describe one dataset"),
+        ("fetch", _fetch, "download a dataset (with a progress bar) and check it"),
+    ):
+        sub = commands.add_parser(command, help=text)
+        sub.add_argument(
+            "name",
+            choices=dataset.available(),
+            metavar="NAME",
+            help=f"one of: {', '.join(dataset.available())}",
+        )
+        sub.add_argument("--data-dir", type=Path, metavar="DIR", help=data_dir_help)
+        sub.set_defaults(action=action)
+    return parser
+
+
+def _main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.action(args)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``nnott-data``; user errors end as one line on stderr, exit 2."""
+    return run_main(_main, argv, prog=PROG)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

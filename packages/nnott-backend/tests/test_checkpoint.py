@@ -1,0 +1,254 @@
+"""nnott.checkpoint: safetensors + JSON metadata, atomic writes, and refusing unsafe files."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import safetensors.numpy
+
+from nnott import checkpoint
+from nnott.backend import count_transfers, to_device, use_emulated
+from nnott.checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    write_bytes_atomic,
+    write_json_atomic,
+)
+from nnott.errors import CheckpointError
+
+UNPICKLED: list[str] = []
+
+
+def _record_unpickling() -> str:
+    """Runs only if someone unpickles an _Exploit: the loader must never do that."""
+    UNPICKLED.append("code ran")
+    return "pwned"
+
+
+class _Exploit:
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        return (_record_unpickling, ())
+
+
+def _tensors() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(1)
+    return {
+        "layers.0.weight": rng.normal(size=(3, 4)).astype(np.float32),
+        "layers.0.bias": np.zeros(3, dtype=np.float32),
+        "optimizer/adam/layers.0.weight.m": rng.normal(size=(3, 4)),  # float64
+        "step_counts": np.array([[1, 2], [3, 4]], dtype=np.int64),
+        "scalar": np.array(7.5, dtype=np.float32),
+        "strided": np.arange(12, dtype=np.float32).reshape(3, 4)[:, ::2],  # not contiguous
+    }
+
+
+METADATA = {
+    "epoch": 3,
+    "lr": 0.001,
+    "best": None,
+    "finished": False,
+    "history": {"train_loss": [1.25, 0.5], "val_accuracy": [0.5, 0.75]},
+    "config": {"hidden_sizes": [32, 16], "activation": "relu"},
+}
+
+
+def test_round_trip_keeps_names_dtypes_values_and_metadata(tmp_path: Path) -> None:
+    tensors = _tensors()
+    written = save_checkpoint(tmp_path / "run" / "last.safetensors", tensors, METADATA)
+    assert written == tmp_path / "run" / "last.safetensors"
+
+    loaded = load_checkpoint(written)
+
+    assert isinstance(loaded, Checkpoint)
+    assert loaded.metadata == METADATA
+    assert sorted(loaded.tensors) == sorted(tensors)
+    for name, original in tensors.items():
+        restored = loaded.tensors[name]
+        assert isinstance(restored, np.ndarray)
+        assert restored.dtype == original.dtype, name
+        assert restored.shape == original.shape, name
+        np.testing.assert_array_equal(restored, original)
+
+
+def test_no_temporary_file_is_left_after_saving(tmp_path: Path) -> None:
+    save_checkpoint(tmp_path / "a.safetensors", _tensors(), METADATA)
+    save_checkpoint(tmp_path / "a.safetensors", _tensors(), {"epoch": 4})
+    assert [p.name for p in tmp_path.iterdir()] == ["a.safetensors"]
+    assert load_checkpoint(tmp_path / "a.safetensors").metadata == {"epoch": 4}
+
+
+def test_device_arrays_are_copied_to_the_host_with_to_cpu(tmp_path: Path) -> None:
+    with use_emulated():
+        weights = to_device(np.arange(6, dtype=np.float32).reshape(2, 3))
+        bias = to_device(np.ones(2, dtype=np.float32))
+        with count_transfers() as moved:
+            save_checkpoint(tmp_path / "c.safetensors", {"w": weights, "b": bias}, {})
+    assert moved.to_cpu_count == 2
+    assert moved.to_cpu_bytes == 6 * 4 + 2 * 4
+    loaded = load_checkpoint(tmp_path / "c.safetensors")
+    np.testing.assert_array_equal(loaded.tensors["w"], np.arange(6).reshape(2, 3))
+    np.testing.assert_array_equal(loaded.tensors["b"], np.ones(2))
+
+
+def test_metadata_that_is_not_json_is_refused_before_writing(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="not JSON serialisable"):
+        save_checkpoint(tmp_path / "x.safetensors", {}, {"model": object()})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_crash_before_the_rename_keeps_the_previous_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "last.safetensors"
+    save_checkpoint(target, {"w": np.ones(4, dtype=np.float32)}, {"epoch": 1})
+    previous_bytes = target.read_bytes()
+
+    def crash(source: object, destination: object) -> None:
+        raise RuntimeError("simulated crash while renaming")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        save_checkpoint(target, {"w": np.zeros(4, dtype=np.float32)}, {"epoch": 2})
+    monkeypatch.undo()
+
+    assert target.read_bytes() == previous_bytes
+    assert [p.name for p in tmp_path.iterdir()] == ["last.safetensors"]
+    assert load_checkpoint(target).metadata == {"epoch": 1}
+
+
+def test_ctrl_c_in_the_middle_of_writing_keeps_the_previous_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "history.json"
+    write_json_atomic(target, {"epoch": 1})
+
+    def interrupted(descriptor: int) -> None:  # the bytes are written, not yet renamed
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_json_atomic(target, {"epoch": 2})
+    monkeypatch.undo()
+
+    assert json.loads(target.read_text()) == {"epoch": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["history.json"]
+
+
+def test_an_unwritable_destination_is_a_checkpoint_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where a directory should be")
+    with pytest.raises(CheckpointError, match="cannot write checkpoint"):
+        save_checkpoint(blocker / "last.safetensors", {"w": np.ones(1)}, {})
+
+
+# ------------------------------------------------------------------ refusing bad files
+
+
+def _assert_refused(path: Path, match: str) -> None:
+    with pytest.raises(CheckpointError, match=match) as caught:
+        load_checkpoint(path)
+    assert str(path) in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_pickle_is_refused_without_running_it(tmp_path: Path) -> None:
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps({"weights": _Exploit()}))
+    _assert_refused(path, "pickle")
+    assert UNPICKLED == []
+
+
+def test_a_numpy_object_array_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "weights.npy"
+    np.save(path, np.array([_Exploit()], dtype=object), allow_pickle=True)
+    _assert_refused(path, "NumPy .npy")
+    assert UNPICKLED == []
+
+
+def test_an_npz_archive_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "weights.npz"
+    np.savez(path, w=np.array([{"a": 1}], dtype=object))
+    _assert_refused(path, "zip archive")
+
+
+def test_a_torch_checkpoint_is_refused(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "model.pt"
+    torch.save({"weight": torch.zeros(2, 2), "extra": _Exploit()}, path)
+    _assert_refused(path, "PyTorch")
+    assert UNPICKLED == []
+
+
+def test_a_safetensors_file_from_elsewhere_is_refused(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.safetensors"
+    safetensors.numpy.save_file({"w": np.ones(2, dtype=np.float32)}, plain)
+    _assert_refused(plain, "not written by nnott")
+
+    other = tmp_path / "other.safetensors"
+    safetensors.numpy.save_file({"w": np.ones(2)}, other, metadata={"format": "pt"})
+    _assert_refused(other, "not written by nnott")
+
+
+def test_a_checkpoint_from_a_newer_format_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.safetensors"
+    marker = {
+        "format": checkpoint.FORMAT_NAME,
+        "format_version": str(checkpoint.FORMAT_VERSION + 1),
+        "nnott_metadata": "{}",
+    }
+    safetensors.numpy.save_file({"w": np.ones(2)}, path, metadata=marker)
+    _assert_refused(path, "newer nnott")
+
+
+@pytest.mark.parametrize("keep", [0, 5, 40, -3], ids=["empty", "5-bytes", "in-header", "tail"])
+def test_a_truncated_checkpoint_is_refused(tmp_path: Path, keep: int) -> None:
+    path = tmp_path / "cut.safetensors"
+    save_checkpoint(path, {"w": np.arange(10, dtype=np.float32)}, {"epoch": 1})
+    data = path.read_bytes()
+    path.write_bytes(data[:keep])
+    _assert_refused(path, "truncated|corrupt")
+
+
+def test_garbage_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.safetensors"
+    path.write_bytes(bytes(range(7, 200)) * 3)
+    _assert_refused(path, "truncated|corrupt|not a safetensors")
+
+
+def test_a_missing_file_or_a_directory_is_refused(tmp_path: Path) -> None:
+    _assert_refused(tmp_path / "nowhere.safetensors", "not found")
+    _assert_refused(tmp_path, "is a directory")
+
+
+# ------------------------------------------------------------------------ JSON, bytes
+
+
+def test_write_json_atomic_handles_numpy_values_paths_and_nan(tmp_path: Path) -> None:
+    report = {
+        "accuracy": np.float32(0.75),
+        "count": np.int64(12),
+        "confusion": np.array([[1, 2], [3, 4]]),
+        "out": tmp_path / "figs",
+        "loss": float("nan"),
+    }
+    written = write_json_atomic(tmp_path / "report.json", report)
+    loaded = json.loads(written.read_text())
+    assert loaded["accuracy"] == 0.75
+    assert loaded["count"] == 12
+    assert loaded["confusion"] == [[1, 2], [3, 4]]
+    assert loaded["out"] == str(tmp_path / "figs")
+    assert loaded["loss"] != loaded["loss"]  # NaN survives the round trip
+
+
+def test_written_files_follow_the_umask(tmp_path: Path) -> None:
+    written = write_bytes_atomic(tmp_path / "deep" / "er" / "blob.bin", b"\x00\x01")
+    assert written.read_bytes() == b"\x00\x01"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert written.stat().st_mode & 0o777 == 0o666 & ~umask

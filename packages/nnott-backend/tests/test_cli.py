@@ -1,0 +1,285 @@
+"""nnott.cli: shared flags, argparse types, exit codes, device fallback, tables."""
+
+from __future__ import annotations
+
+import argparse
+import doctest
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnott import backend, cli
+from nnott.backend import device
+from nnott.cli import (
+    add_common_arguments,
+    format_table,
+    int_list,
+    make_parser,
+    positive_int_list,
+    run_main,
+    seed_everything,
+    select_device,
+    str_list,
+)
+from nnott.errors import ConfigError, DatasetError
+
+PROG = "nnott-test"
+NO_CUPY = "CuPy is not installed; install it with: pip install 'nnott-backend[gpu]'"
+
+
+def _parser(parser_class: type[argparse.ArgumentParser] | None = None) -> argparse.ArgumentParser:
+    parser = make_parser(PROG) if parser_class is None else parser_class(prog=PROG)
+    add_common_arguments(parser, epochs=3, batch_size=32, lr=0.05, limit=100)
+    return parser
+
+
+# --------------------------------------------------------------------------- the flags
+
+
+def test_defaults_come_from_the_tier_and_the_data_package() -> None:
+    from nnott.data import DEFAULT_DATASET
+
+    args = _parser().parse_args([])
+    assert (args.epochs, args.batch_size, args.lr, args.limit) == (3, 32, 0.05, 100)
+    assert (args.gpu, args.plot, args.no_progress) == (False, False, False)
+    assert args.seed == 0
+    assert args.dataset == DEFAULT_DATASET == "fashion-mnist-small"
+    assert args.data_dir is None and args.json is None
+    assert args.val_split == cli.DEFAULT_VAL_SPLIT
+    assert args.out == cli.DEFAULT_OUT_DIR
+
+
+def test_every_shared_flag_parses_with_one_spelling(tmp_path: Path) -> None:
+    argv = [
+        "--epochs", "0", "--batch-size", "7", "--lr", "1e-3", "--gpu", "--seed", "42",
+        "--dataset", "mnist", "--data-dir", str(tmp_path), "--val-split", "0",
+        "--limit", "500", "--plot", "--out", str(tmp_path / "figs"),
+        "--json", str(tmp_path / "r.json"), "--no-progress",
+    ]  # fmt: skip
+    args = _parser().parse_args(argv)
+    assert (args.epochs, args.batch_size, args.lr, args.seed) == (0, 7, 0.001, 42)
+    assert (args.gpu, args.plot, args.no_progress) == (True, True, True)
+    assert (args.dataset, args.data_dir, args.val_split, args.limit) == ("mnist", tmp_path, 0, 500)
+    assert (args.out, args.json) == (tmp_path / "figs", tmp_path / "r.json")
+
+
+BAD_FLAGS = [
+    ("--epochs", "-1"),
+    ("--epochs", "two"),
+    ("--batch-size", "0"),
+    ("--batch-size", "1.5"),
+    ("--lr", "0"),
+    ("--lr", "-0.1"),
+    ("--lr", "nan"),
+    ("--val-split", "1"),
+    ("--val-split", "-0.1"),
+    ("--limit", "0"),
+    ("--seed", "-3"),
+]
+
+
+@pytest.mark.parametrize(("flag", "value"), BAD_FLAGS)
+def test_a_bad_value_exits_2_with_one_line(
+    flag: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        _parser().parse_args([flag, value])
+    assert caught.value.code == 2
+    error = capsys.readouterr().err
+    assert len(error.splitlines()) == 1
+    assert error.startswith(f"{PROG}: error: argument {flag}")
+    assert repr(value) in error
+
+
+@pytest.mark.parametrize(("flag", "value"), BAD_FLAGS[:3])
+def test_a_plain_argparse_parser_also_exits_2(
+    flag: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        _parser(argparse.ArgumentParser).parse_args([flag, value])
+    assert caught.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].startswith(f"{PROG}: error: argument {flag}")
+
+
+def test_help_shows_the_defaults_that_matter(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        _parser().parse_args(["--help"])
+    assert caught.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 32)" in text  # --batch-size
+    assert "(default: 0)" in text  # --seed
+    assert "(default: None)" not in text and "(default: False)" not in text
+
+
+def test_list_types() -> None:
+    assert int_list("512, 256,128") == [512, 256, 128]
+    assert int_list("") == []
+    assert positive_int_list("3,1") == [3, 1]
+    assert str_list("relu, tanh ,gelu") == ["relu", "tanh", "gelu"]
+    for bad in ("1,,2", "1,x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            int_list(bad)
+    with pytest.raises(argparse.ArgumentTypeError):
+        positive_int_list("4,0")
+    with pytest.raises(argparse.ArgumentTypeError):
+        str_list("relu,")
+
+
+# ---------------------------------------------------------------------------- run_main
+
+
+def _raising(error: BaseException):
+    def main(argv: list[str] | None) -> int:
+        raise error
+
+    return main
+
+
+def test_run_main_returns_the_exit_code_of_main() -> None:
+    seen: list[object] = []
+    assert run_main(lambda argv: seen.append(argv), ["--x"], prog=PROG) == 0
+    assert seen == [["--x"]]
+    assert run_main(lambda argv: 3, prog=PROG) == 3
+
+
+def test_run_main_turns_a_usage_error_into_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    def main(argv: list[str] | None) -> int:
+        _parser().parse_args(argv)
+        return 0
+
+    assert run_main(main, ["--batch-size", "0"], prog=PROG) == 2
+    assert len(capsys.readouterr().err.splitlines()) == 1
+    assert run_main(main, ["--help"], prog=PROG) == 0
+    assert "--batch-size" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "error", [ConfigError("epochs must be\n  positive"), DatasetError("no such dataset 'x'")]
+)
+def test_run_main_prints_a_user_error_as_one_line(
+    error: Exception, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_main(_raising(error), prog=PROG) == 2
+    captured = capsys.readouterr()
+    expected = " ".join(line.strip() for line in str(error).splitlines())
+    assert captured.err == f"{PROG}: error: {expected}\n"
+    assert captured.out == ""
+
+
+def test_run_main_reports_ctrl_c_with_exit_130(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(_raising(KeyboardInterrupt()), prog=PROG) == 130
+    assert capsys.readouterr().err == f"{PROG}: interrupted\n"
+
+
+class OutOfMemoryError(MemoryError):
+    """Stands in for cupy.cuda.memory.OutOfMemoryError, recognised by its name."""
+
+
+class _OtherLibrary:
+    class OutOfMemoryError(RuntimeError):
+        """An out-of-memory error that is not a MemoryError, also recognised by name."""
+
+
+@pytest.mark.parametrize(
+    ("error", "where"),
+    [
+        (MemoryError(), "the host"),
+        (OutOfMemoryError("2 GiB"), "the GPU"),
+        (_OtherLibrary.OutOfMemoryError(), "the GPU"),
+    ],
+)
+def test_run_main_reports_out_of_memory_in_one_line(
+    error: BaseException, where: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_main(_raising(error), prog=PROG) == 2
+    message = capsys.readouterr().err
+    assert len(message.splitlines()) == 1
+    assert message.startswith(f"{PROG}: error: {where} ran out of memory")
+    assert "--batch-size" in message
+
+
+def test_run_main_lets_a_bug_keep_its_traceback() -> None:
+    with pytest.raises(ZeroDivisionError):
+        run_main(_raising(ZeroDivisionError("a bug")), prog=PROG)
+
+
+# ------------------------------------------------------------------------ select_device
+
+
+@pytest.fixture
+def no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pretend CuPy is missing, whatever this machine has."""
+    monkeypatch.setattr(device, "gpu_unavailable_reason", lambda: NO_CUPY)
+
+
+def test_without_gpu_flag_the_environment_device_stands(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert select_device(False, prog=PROG) == backend.current_device()
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.usefixtures("no_gpu")
+def test_gpu_flag_without_a_gpu_falls_back_with_one_warning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert select_device(True, prog=PROG) == "cpu"
+    assert backend.current_device() == "cpu"
+    assert capsys.readouterr().err == (
+        f"{PROG}: warning: --gpu asked for the GPU but {NO_CUPY}; running on the CPU\n"
+    )
+
+
+@pytest.mark.usefixtures("no_gpu")
+def test_nnott_device_gpu_without_a_gpu_falls_back_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for want_gpu, who in ((False, "NNOTT_DEVICE=gpu"), (True, "--gpu")):
+        monkeypatch.setattr(device._state, "module", None)  # as in a fresh process
+        monkeypatch.setenv(device.ENV_VARIABLE, "gpu")
+        assert select_device(want_gpu, prog=PROG) == "cpu"
+        warning = capsys.readouterr().err
+        assert warning == (
+            f"{PROG}: warning: {who} asked for the GPU but {NO_CUPY}; running on the CPU\n"
+        )
+        assert backend.xp.ones(2).sum() == 2.0  # the backend works on the CPU afterwards
+
+
+@pytest.mark.gpu
+def test_gpu_flag_with_a_gpu_uses_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert select_device(True, prog=PROG) == "gpu"
+    assert capsys.readouterr().err == ""
+
+
+def test_seed_everything_makes_draws_repeat() -> None:
+    seed_everything(123)
+    first = backend.rng().normal(size=3)
+    seed_everything(123)
+    np.testing.assert_array_equal(backend.rng().normal(size=3), first)
+    assert backend.get_seed() == 123
+
+
+# ------------------------------------------------------------------------------ tables
+
+
+def test_format_table_aligns_numbers_right_and_text_left() -> None:
+    table = format_table(
+        [["relu", 0.91234, 12, 56800.4], ["tanh", 0.8, 7, 950.0]],
+        ["activation", "accuracy", "epochs", "samples/s"],
+    )
+    assert table.splitlines() == [
+        "activation  accuracy  epochs  samples/s",
+        "----------  --------  ------  ---------",
+        "relu          0.9123      12     56,800",
+        "tanh          0.8000       7   950.0000",
+    ]
+
+
+def test_format_table_refuses_ragged_rows() -> None:
+    with pytest.raises(ValueError, match="2 cells, the header 3"):
+        format_table([[1, 2]], ["a", "b", "c"])
+
+
+def test_docstring_examples() -> None:
+    assert doctest.testmod(cli).failed == 0
