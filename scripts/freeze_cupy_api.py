@@ -33,8 +33,9 @@ def main() -> None:
         "LINALG": public(cupy.linalg),
         "STRIDE_TRICKS": ["as_strided", "sliding_window_view"],
     }
+    header = f"Names in CuPy {cupy.__version__}, frozen by scripts/freeze_cupy_api.py; do not edit."
     lines = [
-        f'"""Names in CuPy {cupy.__version__}, frozen by scripts/freeze_cupy_api.py; do not edit."""',
+        f'"""{header}"""',
         "",
     ]
     for key, names in sections.items():

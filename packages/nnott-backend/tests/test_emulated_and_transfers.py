@@ -27,7 +27,7 @@ def emulated() -> object:
 class TestEmulatedArraysBehaveLikeCuPy:
     def test_implicit_conversion_to_numpy_is_refused(self) -> None:
         device_array = backend.to_device(numpy.arange(4.0))
-        with pytest.raises(TypeError, match="Implicit conversion to a NumPy array"):
+        with pytest.raises(TypeError, match=r"Implicit conversion to a NumPy array"):
             numpy.asarray(device_array)
 
     def test_numpy_ufuncs_are_refused(self) -> None:
@@ -39,7 +39,7 @@ class TestEmulatedArraysBehaveLikeCuPy:
     def test_mixing_with_a_numpy_array_is_refused(self, left_is_host: bool) -> None:
         device_array = backend.to_device(numpy.arange(4.0))
         host_array = numpy.ones(4)
-        with pytest.raises(TypeError, match="Unsupported type <class 'numpy.ndarray'>"):
+        with pytest.raises(TypeError, match=re.escape("Unsupported type <class 'numpy.ndarray'>")):
             _ = host_array + device_array if left_is_host else device_array + host_array
 
     def test_functions_refuse_numpy_arguments(self) -> None:
@@ -229,9 +229,9 @@ def test_every_xp_name_the_library_uses_exists_in_cupy() -> None:
         head, _, tail = name.partition(".")
         if head.startswith("__"):  # module dunders such as __version__ exist everywhere
             continue
-        if head not in _cupy_api.MODULE:
-            missing.append(name)
-        elif tail and head in submodules and tail not in submodules[head]:
+        if head not in _cupy_api.MODULE or (
+            tail and head in submodules and tail not in submodules[head]
+        ):
             missing.append(name)
     assert not missing, f"not in CuPy: {missing}"
 

@@ -27,8 +27,8 @@ from nnott.backend.device import (
     use_gpu,
     xp,
 )
-from nnott.backend.random import derive_rng, get_seed, rng, seed
 from nnott.backend.mixing import is_strict, set_strict, strict
+from nnott.backend.random import derive_rng, get_seed, rng, seed
 from nnott.backend.transfer import (
     Timer,
     TransferStats,

@@ -166,7 +166,7 @@ class EmulatedArray:
     strides = property(lambda self: self._data.strides)
     flags = property(lambda self: self._data.flags)
     T = property(lambda self: EmulatedArray(self._data.T))
-    mT = property(lambda self: EmulatedArray(self._data.mT))
+    mT = property(lambda self: EmulatedArray(self._data.mT))  # noqa: N815 - CuPy's name
     real = property(lambda self: EmulatedArray(self._data.real))
     imag = property(lambda self: EmulatedArray(self._data.imag))
     device = property(lambda self: "emulated")

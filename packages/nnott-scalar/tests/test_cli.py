@@ -1,0 +1,123 @@
+"""The nnott-scalar command line, end to end on a tiny subset of the bundled data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nnott.scalar.cli import main
+
+TINY = ["--limit", "60", "--test-limit", "20", "--hidden-sizes", "4", "--no-progress"]
+
+
+def test_a_tiny_run_writes_json_and_plots(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    report = tmp_path / "report.json"
+    code = main(
+        [
+            *TINY,
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--json",
+            str(report),
+            "--plot",
+            "--out",
+            str(tmp_path / "figures"),
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "network 784-4-10 (relu, identity)" in out
+    assert "epoch 1/1: train loss" in out
+    assert "test accuracy" in out and "samples/s" in out
+
+    document = json.loads(report.read_text())
+    assert document["device"] == "python"
+    assert document["epochs"] == 1
+    assert document["test_samples"] == 20
+    assert 0.0 <= document["test_accuracy"] <= 1.0
+    assert document["test_loss"] > 0.0
+    assert document["train_samples_per_s"] > 0.0
+    assert document["config"]["hidden_sizes"] == [4]
+    assert document["config"]["momentum"] == 0.9
+    assert len(document["history"]["train_loss"]) == 1
+    for name in ("scalar-history.png", "scalar-confusion.png", "scalar-misclassified.png"):
+        assert (tmp_path / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_trace_and_deeper_networks_from_the_command_line(capsys: pytest.CaptureFixture) -> None:
+    code = main(
+        [
+            *TINY,
+            "--epochs",
+            "1",
+            "--hidden-sizes",
+            "5,3",
+            "--hidden-activations",
+            "tanh,leaky_relu",
+            "--hidden-dropout",
+            "0.2",
+            "--trace",
+            "--trace-samples",
+            "2",
+            "--trace-level",
+            "1",
+            "--gpu",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0
+    assert captured.out.count("=== trace") == 2
+    assert "network 784-5-3-10 (tanh, leaky_relu, identity)" in captured.out
+    assert "--gpu has no effect here" in captured.err
+
+
+def test_zero_epochs_only_evaluates(capsys: pytest.CaptureFixture) -> None:
+    assert main([*TINY, "--epochs", "0", "--hidden-sizes", ""]) == 0
+    out = capsys.readouterr().out
+    assert "network 784-10 (identity)" in out
+    assert "test accuracy" in out and "epoch 1" not in out
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--epochs", "-1"], "--epochs: must be zero or a positive whole number"),
+        (
+            ["--hidden-sizes", "8,4", "--hidden-activations", "relu"],
+            "--hidden-sizes has 2 layers but --hidden-activations names 1",
+        ),
+        (["--hidden-activations", "swish"], "unknown activation 'swish'"),
+        (["--hidden-dropout", "1.5"], "--hidden-dropout: must be at least 0 and less than 1"),
+        (["--momentum", "1"], "--momentum: must be at least 0 and less than 1"),
+        (["--batch-size", "0"], "--batch-size: must be a positive whole number"),
+        (["--trace-level", "7"], "--trace-level: invalid choice"),
+    ],
+)
+def test_bad_flags_end_in_one_line_and_exit_code_2(
+    flags: list[str], message: str, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(flags) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("nnott-scalar: error:")
+    assert message in lines[0]
+
+
+def test_python_dash_m_runs_the_same_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "nnott.scalar", "--epochs", "-3"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,119 @@
+"""``nnott-vectorized``: train the vectorized MLP from the command line.
+
+>>> nnott-vectorized --hidden-sizes 512,256,128 --batchnorm --dropout 0.2 \\
+...     --optimizer adamw --lr-schedule cosine --warmup-epochs 1 --early-stopping --plot
+
+The flags shared with the CNN tier come from :mod:`nnott.vectorized.training_cli`; this
+module adds only the model's: ``--hidden-sizes``, ``--hidden-activations``,
+``--batchnorm``, ``--dropout`` and ``--init``. Bad flags end in one line on stderr and exit
+code 2 (see :func:`nnott.cli.run_main`, used by :mod:`nnott.vectorized.__main__`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+from nnott.cli import make_parser, positive_int_list, str_list, unit_fraction
+from nnott.errors import ConfigError
+from nnott.vectorized.activations import ACTIVATIONS, get_activation
+from nnott.vectorized.mlp import mlp
+from nnott.vectorized.training_cli import (
+    TrainingDefaults,
+    add_training_arguments,
+    prepare_data,
+    run_training,
+    setup_run,
+    validate_training_args,
+)
+
+__all__ = ["DEFAULTS", "PROG", "build_parser", "main", "model_activations"]
+
+PROG = "nnott-vectorized"
+
+DEFAULTS = TrainingDefaults(epochs=10, batch_size=64, lr=1e-3, optimizer="adam")
+"""Ten epochs of Adam over the bundled 6,000 images: a few seconds on two CPU cores."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``nnott-vectorized`` (every training flag plus the MLP's)."""
+    parser = make_parser(
+        PROG,
+        "Train a multilayer perceptron with array math on NumPy (CPU) or CuPy (--gpu), "
+        "then report its test accuracy.",
+    )
+    add_training_arguments(parser, DEFAULTS)
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "--hidden-sizes",
+        type=positive_int_list,
+        default=[256, 128],
+        metavar="N,N,...",
+        help="widths of the hidden layers, comma-separated (empty: a linear classifier)",
+    )
+    model.add_argument(
+        "--hidden-activations",
+        type=str_list,
+        default=None,
+        metavar="NAME,...",
+        help="one activation for every hidden layer, or one per layer "
+        f"(default: relu; choose from {', '.join(sorted(ACTIVATIONS))})",
+    )
+    model.add_argument(
+        "--batchnorm", action="store_true", help="batch normalisation after each hidden Linear"
+    )
+    model.add_argument(
+        "--dropout", type=unit_fraction, default=0.0, metavar="P", help="dropout rate in [0, 1)"
+    )
+    model.add_argument(
+        "--init", choices=("he", "xavier"), default="he", help="initial weight scaling"
+    )
+    return parser
+
+
+def model_activations(args: argparse.Namespace) -> list[str]:
+    """One activation name per hidden layer, checked (raises :class:`ConfigError`)."""
+    sizes = args.hidden_sizes
+    names = args.hidden_activations or ["relu"]
+    if len(names) == 1:
+        names = names * len(sizes)
+    if len(names) != len(sizes):
+        raise ConfigError(
+            f"--hidden-activations names {len(names)} activations but --hidden-sizes has "
+            f"{len(sizes)} layers; give one name for all or one per layer"
+        )
+    for name in names:
+        get_activation(name)  # an unknown name raises ConfigError listing the choices
+    return names
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv``, train, evaluate and report; returns the exit code (0)."""
+    args = build_parser().parse_args(argv)
+    activations = model_activations(args)
+    validate_training_args(args)
+    setup_run(args, prog=PROG)
+    data = prepare_data(args)
+    model = mlp(
+        math.prod(data.dataset.image_shape),
+        args.hidden_sizes,
+        data.dataset.num_classes,
+        activations=activations,
+        batchnorm=args.batchnorm,
+        dropout=args.dropout,
+        init=args.init,
+    )
+    architecture: dict[str, Any] = {
+        "model": {
+            "kind": "mlp",
+            "hidden_sizes": args.hidden_sizes,
+            "activations": activations,
+            "batchnorm": args.batchnorm,
+            "dropout": args.dropout,
+        }
+    }
+    run_training(
+        args, model, tier_name="vectorized", data=data, prog=PROG, extra_report=architecture
+    )
+    return 0

@@ -1,0 +1,133 @@
+"""The ``nnott-vectorized`` command line, end to end on tiny runs of the bundled dataset."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nnott.backend import gpu_available
+from nnott.vectorized.__main__ import main
+from nnott.vectorized.cli import build_parser
+from nnott.vectorized.training_cli import build_optimizer, build_schedule, changed_settings
+
+TINY = ["--limit", "300", "--epochs", "2", "--hidden-sizes", "32", "--no-progress"]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_full_run_writes_the_report_and_the_figures(tmp_path, capsys):
+    report_path, out = tmp_path / "report.json", tmp_path / "figures"
+    flags = ["--json", str(report_path), "--plot", "--out", str(out)]
+    flags += ["--hidden-sizes", "32,16", "--batchnorm", "--dropout", "0.2"]
+    flags += ["--optimizer", "adamw", "--lr-schedule", "cosine", "--warmup-epochs", "1"]
+    flags += ["--grad-clip", "5", "--lookahead", "--label-smoothing", "0.1"]
+    assert main([*TINY, *flags]) == 0
+
+    report = json.loads(report_path.read_text())
+    for key in ("test_accuracy", "test_loss", "epochs", "train_samples_per_s", "device"):
+        assert key in report
+    assert 0.0 <= report["test_accuracy"] <= 1.0 and report["epochs"] == 2
+    assert report["train_samples_per_s"] > 0
+    assert report["config"]["hidden_sizes"] == [32, 16]
+    assert report["config"]["optimizer"] == "adamw" and report["config"]["lookahead"] is True
+    assert len(report["history"]) == 2
+    for name in ("history.png", "confusion_matrix.png", "misclassified.png"):
+        data = (out / name).read_bytes()
+        assert data.startswith(PNG_SIGNATURE) and len(data) > 1000
+    assert (out / "history.csv").read_text().startswith("epoch,")
+
+    printed = capsys.readouterr().out
+    assert "test accuracy" in printed and "samples/s" in printed and "precision" in printed
+
+
+def test_early_stopping_and_checkpoints_from_the_command_line(tmp_path):
+    flags = ["--early-stopping", "--patience", "1", "--checkpoint-dir", str(tmp_path)]
+    flags += ["--json", str(tmp_path / "r.json"), "--lr-schedule", "plateau"]
+    assert main([*TINY, *flags]) == 0
+    assert (tmp_path / "last.safetensors").is_file()
+    assert (tmp_path / "best.safetensors").is_file()
+    assert (tmp_path / "history.json").is_file() and (tmp_path / "history.csv").is_file()
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["outputs"]["best_checkpoint"].endswith("best.safetensors")
+
+
+BAD_FLAGS = {
+    "negative epochs": ["--epochs", "-1"],
+    "zero batch size": ["--batch-size", "0"],
+    "mismatched activations": ["--hidden-sizes", "64,32", "--hidden-activations", "relu,tanh,gelu"],
+    "unknown activation": ["--hidden-activations", "swoosh"],
+    "unknown optimizer": ["--optimizer", "adamax"],
+    "unknown schedule": ["--lr-schedule", "zigzag"],
+    "dropout of one": ["--dropout", "1"],
+    "early stopping without validation": ["--early-stopping", "--val-split", "0"],
+    "warm-up as long as the run": ["--lr-schedule", "cosine", "--warmup-epochs", "2"],
+    "momentum for adam": ["--optimizer", "adam", "--momentum", "0.9"],
+    "missing checkpoint": ["--resume", "no/such/checkpoint.safetensors"],
+}
+
+
+@pytest.mark.parametrize("flags", BAD_FLAGS.values(), ids=BAD_FLAGS.keys())
+def test_bad_flags_end_in_one_line_and_exit_code_2(flags, capsys):
+    assert main([*TINY, *flags]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("nnott-vectorized: error:")
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_a_diverging_run_ends_in_one_line_and_exit_code_2(tmp_path, capsys):
+    flags = ["--optimizer", "sgd", "--lr", "1e6", "--checkpoint-dir", str(tmp_path)]
+    assert main([*TINY, *flags]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "diverged" in lines[0]
+
+
+@pytest.mark.skipif(gpu_available(), reason="this machine has a GPU, so --gpu does not fall back")
+def test_gpu_without_a_gpu_warns_once_and_runs_on_the_cpu(tmp_path, capsys):
+    report_path = tmp_path / "r.json"
+    assert main([*TINY, "--gpu", "--json", str(report_path)]) == 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "warning" in lines[0] and "CPU" in lines[0]
+    assert json.loads(report_path.read_text())["device"] == "cpu"
+
+
+def test_python_dash_m_runs_the_same_command_line():
+    environment = {**os.environ, "NNOTT_PROGRESS": "0"}
+    result = subprocess.run(
+        [sys.executable, "-m", "nnott.vectorized", "--epochs", "-3"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[0].startswith("nnott-vectorized: error:")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_every_optimizer_and_schedule_builds_from_flags():
+    from nnott.backend import seed
+    from nnott.vectorized.mlp import mlp
+    from nnott.vectorized.optim import OPTIMIZERS
+    from nnott.vectorized.schedules import SCHEDULES
+
+    seed(0)
+    model = mlp(4, [3], 2)
+    parser = build_parser()
+    for name in OPTIMIZERS:
+        for schedule in SCHEDULES:
+            args = parser.parse_args(["--optimizer", name, "--lr-schedule", schedule])
+            optimizer = build_optimizer(args, model.parameters())
+            built = build_schedule(args, optimizer, steps_per_epoch=7)
+            assert (built is None) == (schedule == "constant")
+            assert optimizer.lr > 0
+
+
+def test_changed_settings_ignores_flags_that_do_not_change_the_result():
+    saved = {"lr": 0.1, "epochs": 2, "json": "a.json", "seed": 0}
+    assert changed_settings(saved, {**saved, "epochs": 5, "json": None}) == []
+    assert changed_settings(saved, {**saved, "lr": 0.2, "seed": 1}) == ["lr", "seed"]
