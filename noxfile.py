@@ -64,7 +64,12 @@ def run_pytest(session: nox.Session, package: str, device: str, *extra_args: str
         "no:cacheprovider",
         *extra_args,
         *session.posargs,
-        env={"NNOTT_DEVICE": device, "MPLBACKEND": "Agg"},
+        # On the emulated device strict mode names the file and line of any host/device mix.
+        env={
+            "NNOTT_DEVICE": device,
+            "NNOTT_STRICT": "1" if device == "emulated" else "0",
+            "MPLBACKEND": "Agg",
+        },
     )
 
 

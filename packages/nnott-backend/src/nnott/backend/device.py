@@ -249,7 +249,8 @@ class _ArrayModuleProxy(types.ModuleType):
     def __getattr__(self, name: str) -> Any:
         _ensure_initialized()
         attribute = getattr(_state.module, name)
-        if is_strict() and _state.name != "cpu" and callable(attribute):
+        is_function = callable(attribute) and not isinstance(attribute, type)  # not dtypes
+        if is_strict() and _state.name != "cpu" and is_function:
             return guard(attribute, f"xp.{name}")
         return attribute
 

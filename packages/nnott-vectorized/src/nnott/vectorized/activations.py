@@ -36,9 +36,13 @@ __all__ = [
 def sigmoid(x: Any) -> Any:
     """The logistic function ``1 / (1 + exp(-x))``, without overflow for large ``|x|``.
 
-    ``exp(-logaddexp(0, -x))`` is the same number, but ``logaddexp`` never overflows.
+    With ``e = exp(-|x|)``, which never overflows, ``1 / (1 + e)`` is the sigmoid for
+    ``x >= 0`` and ``e / (1 + e)`` is the sigmoid for ``x < 0``: one exponential, and no
+    cancellation for very negative ``x``.
     """
-    return xp.exp(-xp.logaddexp(0.0, -x))
+    e = xp.exp(-xp.abs(x))
+    s = 1.0 / (1.0 + e)
+    return xp.where(x >= 0, s, e * s)
 
 
 class Identity(Module):

@@ -1,0 +1,178 @@
+"""Pooling: ``MaxPool2D``, ``AvgPool2D`` and ``GlobalAvgPool2D``.
+
+Window pooling works like convolution without weights, on the same channel-major padded
+buffer (see :mod:`nnott.cnn.functional`). Backward is, as in col2im, one strided
+slice-addition per kernel tap into a zeroed input-gradient buffer: never a loop over pixels,
+never ``add.at``. Max pooling remembers which tap won each window (its argmax) and routes
+each window's gradient to that tap alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nnott.backend import xp
+from nnott.cnn.functional import (
+    as_pair,
+    conv_output_size,
+    pad_channel_major,
+    tap_slice,
+    unpad,
+)
+from nnott.errors import ConfigError
+from nnott.vectorized.module import Module
+
+__all__ = ["AvgPool2D", "GlobalAvgPool2D", "MaxPool2D"]
+
+
+class _WindowPool(Module):
+    """What max and average pooling share: window geometry and input checks."""
+
+    def __init__(
+        self,
+        kernel_size: int | tuple[int, int],
+        stride: int | None = None,
+        padding: int = 0,
+    ) -> None:
+        super().__init__()
+        self.kernel_size = as_pair(kernel_size, "kernel_size")
+        self.stride = max(self.kernel_size) if stride is None else stride
+        self.padding = padding
+        kh, kw = self.kernel_size
+        if min(kh, kw, self.stride) < 1 or padding < 0:
+            raise ConfigError(
+                f"{type(self).__name__} needs a positive kernel and stride and padding >= 0, "
+                f"not kernel={kernel_size}, stride={stride}, padding={padding}"
+            )
+        if 2 * padding > min(kh, kw):
+            raise ConfigError(
+                f"padding {padding} must be at most half the kernel {self.kernel_size}, "
+                "or some windows would see only padding"
+            )
+        self._input_shape: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    def _geometry(self, x: Any) -> tuple[int, int]:
+        """Check ``x`` and return the output height and width."""
+        if x.ndim != 4:
+            raise ConfigError(
+                f"{type(self).__name__} expects (N, C, H, W) input, got shape {tuple(x.shape)}"
+            )
+        self._input_shape = tuple(x.shape)
+        kh, kw = self.kernel_size
+        out_h = conv_output_size(x.shape[2], kh, self.stride, self.padding)
+        out_w = conv_output_size(x.shape[3], kw, self.stride, self.padding)
+        return out_h, out_w
+
+    def _grad_buffer(self, dtype: Any) -> Any:
+        """A zeroed channel-major, padded input-gradient buffer."""
+        n, c, h, w = self._input_shape
+        p = self.padding
+        return xp.zeros((c, n, h + 2 * p, w + 2 * p), dtype=dtype)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2D(_WindowPool):
+    """The largest value of each ``kh x kw`` window (padding counts as ``-inf``).
+
+    ``stride`` defaults to the kernel size, as in PyTorch. On ties the first tap in
+    row-major order wins, as in PyTorch, and alone receives the gradient.
+    """
+
+    def __init__(
+        self,
+        kernel_size: int | tuple[int, int],
+        stride: int | None = None,
+        padding: int = 0,
+    ) -> None:
+        super().__init__(kernel_size, stride, padding)
+        self._argmax: Any = None
+
+    def forward(self, x: Any) -> Any:
+        # A running maximum over the kernel taps, remembering which tap holds it: kh*kw
+        # vectorized comparisons, no copy of the (overlapping) windows.
+        out_h, out_w = self._geometry(x)
+        kh, kw = self.kernel_size
+        padded = pad_channel_major(x, self.padding, value=-float("inf"))
+        best = padded[tap_slice(0, 0, out_h, out_w, self.stride)].copy()
+        argmax = xp.zeros(best.shape, dtype="int16")  # the winning tap, i*kw + j
+        for i in range(kh):
+            for j in range(kw):
+                if i == j == 0:
+                    continue
+                seen = padded[tap_slice(i, j, out_h, out_w, self.stride)]
+                better = seen > best  # strictly: on ties the earlier tap keeps the window
+                xp.copyto(argmax, i * kw + j, where=better)
+                xp.maximum(best, seen, out=best)
+        self._argmax = argmax
+        return best.transpose(1, 0, 2, 3)
+
+    def backward(self, grad_output: Any) -> Any:
+        grad_cm = grad_output.transpose(1, 0, 2, 3)
+        _, _, out_h, out_w = grad_cm.shape
+        kh, kw = self.kernel_size
+        grad = self._grad_buffer(grad_output.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                won = self._argmax == i * kw + j
+                grad[tap_slice(i, j, out_h, out_w, self.stride)] += xp.where(won, grad_cm, 0.0)
+        return unpad(grad, self.padding).transpose(1, 0, 2, 3)
+
+
+class AvgPool2D(_WindowPool):
+    """The mean of each ``kh x kw`` window.
+
+    Zero padding counts in the mean (PyTorch's default ``count_include_pad=True``), so every
+    window divides by ``kh * kw``. ``stride`` defaults to the kernel size.
+    """
+
+    def forward(self, x: Any) -> Any:
+        out_h, out_w = self._geometry(x)
+        kh, kw = self.kernel_size
+        padded = pad_channel_major(x, self.padding)
+        total = xp.zeros((padded.shape[0], padded.shape[1], out_h, out_w), dtype=x.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                total += padded[tap_slice(i, j, out_h, out_w, self.stride)]
+        total *= 1.0 / (kh * kw)
+        return total.transpose(1, 0, 2, 3)
+
+    def backward(self, grad_output: Any) -> Any:
+        kh, kw = self.kernel_size
+        share = grad_output.transpose(1, 0, 2, 3) * (1.0 / (kh * kw))
+        _, _, out_h, out_w = share.shape
+        grad = self._grad_buffer(grad_output.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                grad[tap_slice(i, j, out_h, out_w, self.stride)] += share
+        return unpad(grad, self.padding).transpose(1, 0, 2, 3)
+
+
+class GlobalAvgPool2D(Module):
+    """The mean over all pixels of each channel: ``(N, C, H, W)`` -> ``(N, C)``.
+
+    The head of every modern CNN (ResNet, MobileNet, EfficientNet, ConvNeXt): it makes the
+    classifier independent of the input size. ``keepdims=True`` returns ``(N, C, 1, 1)``.
+    """
+
+    def __init__(self, keepdims: bool = False) -> None:
+        super().__init__()
+        self.keepdims = keepdims
+        self._input_shape: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    def forward(self, x: Any) -> Any:
+        if x.ndim != 4:
+            raise ConfigError(f"GlobalAvgPool2D expects (N, C, H, W), got {tuple(x.shape)}")
+        self._input_shape = tuple(x.shape)
+        return x.mean(axis=(2, 3), keepdims=self.keepdims)
+
+    def backward(self, grad_output: Any) -> Any:
+        n, c, h, w = self._input_shape
+        share = grad_output.reshape(n, c, 1, 1) * (1.0 / (h * w))
+        grad = xp.empty((c, n, h, w), dtype=grad_output.dtype).transpose(1, 0, 2, 3)
+        grad[...] = share  # every pixel gets an equal share of its channel's gradient
+        return grad
+
+    def extra_repr(self) -> str:
+        return f"keepdims={self.keepdims}" if self.keepdims else ""
