@@ -89,8 +89,8 @@ def test_zero_epochs_only_evaluates(capsys: pytest.CaptureFixture) -> None:
     [
         (["--epochs", "-1"], "--epochs: must be zero or a positive whole number"),
         (
-            ["--hidden-sizes", "8,4", "--hidden-activations", "relu"],
-            "--hidden-sizes has 2 layers but --hidden-activations names 1",
+            ["--hidden-sizes", "8,4", "--hidden-activations", "relu,tanh,relu"],
+            "--hidden-sizes has 2 layers but --hidden-activations names 3",
         ),
         (["--hidden-activations", "swish"], "unknown activation 'swish'"),
         (["--hidden-dropout", "1.5"], "--hidden-dropout: must be at least 0 and less than 1"),

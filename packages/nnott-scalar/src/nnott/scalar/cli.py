@@ -88,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=str_list,
         default=None,
         metavar="NAME,...",
-        help=f"one activation per hidden layer, from {', '.join(ACTIVATION_NAMES)} "
-        "(default: relu for every layer)",
+        help="one activation for every hidden layer or one per layer, from "
+        f"{', '.join(ACTIVATION_NAMES)} (default: relu for every layer)",
     )
     model.add_argument(
         "--hidden-dropout",
@@ -178,13 +178,13 @@ def prepare_data(args: argparse.Namespace) -> PreparedData:
 def _hidden_activations(args: argparse.Namespace) -> list[str]:
     """One activation name per hidden layer, checked against ``--hidden-sizes``."""
     sizes = args.hidden_sizes
-    names = (
-        args.hidden_activations if args.hidden_activations is not None else ["relu"] * len(sizes)
-    )
+    names = args.hidden_activations or ["relu"]
+    if len(names) == 1:
+        names = names * len(sizes)  # one name for every hidden layer, as in nnott-vectorized
     if len(names) != len(sizes):
         raise ConfigError(
             f"--hidden-sizes has {len(sizes)} layers but --hidden-activations names "
-            f"{len(names)}; give one activation per hidden layer"
+            f"{len(names)}; give one name for all or one per hidden layer"
         )
     for name in names:
         get_activation(name)  # refuses unknown names with the list of choices
