@@ -6,7 +6,8 @@
     nox -s tests-gpu                            # on a machine with a CUDA GPU (off by default)
     nox --no-venv -s tests-gpu                  # same, offline: uses the installed packages
     nox -s demo                                 # the main job: train on the bundled dataset
-    nox -s lint typecheck build docs bench fixtures
+    nox -s docs docs-test                       # build the site; run its snippets and browser test
+    nox -s lint typecheck build bench fixtures
 
 Sessions use uv to create environments where it is installed (much faster), else virtualenv.
 """
@@ -168,9 +169,31 @@ def fixtures(session: nox.Session) -> None:
         session.run("python", str(script))
 
 
+DOCS_ENV = {"MPLBACKEND": "Agg", "NO_MKDOCS_2_WARNING": "1"}
+
+
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the tutorial site with mkdocs --strict (broken links fail the build)."""
     install_packages(session, PACKAGES)
     session.install("-r", str(ROOT / "docs" / "requirements.txt"))
-    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"), env=DOCS_ENV)
+
+
+@nox.session(name="docs-test")
+def docs_test(session: nox.Session) -> None:
+    """The site's tests: a strict build, every snippet run, and headless Chromium loading
+    the pages (that part skips, saying why, where Chromium is not installed)."""
+    install_packages(session, PACKAGES)
+    session.install("-r", str(ROOT / "docs" / "requirements.txt"))
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        str(ROOT / "tests-docs"),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env=DOCS_ENV,
+    )

@@ -283,3 +283,27 @@ def test_format_table_refuses_ragged_rows() -> None:
 
 def test_docstring_examples() -> None:
     assert doctest.testmod(cli).failed == 0
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    """``nnott-cnn list | head -1`` must not end in a BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    program = (
+        "from nnott.cli import run_main\n"
+        "def main(argv):\n"
+        "    for line in range(200_000):\n"
+        "        print('line', line)\n"
+        "raise SystemExit(run_main(main, prog='lines'))\n"
+    )
+    producer = subprocess.Popen(
+        [sys.executable, "-c", program], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert producer.stdout is not None and producer.stderr is not None
+    first = producer.stdout.readline()
+    producer.stdout.close()  # the reader goes away, as `head -1` does
+    errors = producer.stderr.read().decode()
+    assert producer.wait(timeout=60) == 141
+    assert first.startswith(b"line 0")
+    assert errors == ""

@@ -32,6 +32,7 @@ A command line's ``__main__`` looks like this::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -70,6 +71,7 @@ DEFAULT_OUT_DIR = Path("nnott-output")
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
 
 # ------------------------------------------------------------------------ argparse types
@@ -287,6 +289,7 @@ def run_main(
     - returns ``main``'s own code (``None`` counts as 0), or argparse's exit code;
     - :class:`~nnott.errors.NnottError`: ``"prog: error: <message>"`` on stderr, 2;
     - ``KeyboardInterrupt``: ``"prog: interrupted"``, 130;
+    - a closed pipe on stdout (``| head``): quietly, 141 as a shell reports SIGPIPE;
     - out of host or GPU memory: one line suggesting a smaller batch, 2;
     - anything else propagates with its traceback: it is a bug, not a user mistake.
 
@@ -303,6 +306,12 @@ def run_main(
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (``nnott-cnn list | head``): stop quietly, and point stdout
+        # at /dev/null so that Python's flush at exit does not complain a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as error:
         gpu = _is_gpu_out_of_memory(error)
         if not (gpu or isinstance(error, MemoryError)):
