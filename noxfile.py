@@ -141,14 +141,7 @@ def build(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     """The main job: train the most complete tier on the bundled dataset (offline)."""
     install_packages(session, ["nnott-backend", "nnott-vectorized", "nnott-cnn"], extra="test")
-    session.run(*demo_command(), *session.posargs)
-
-
-def demo_command() -> list[str]:
-    """The command the README and this session run; the CNN tier once it exists."""
-    if (ROOT / "packages/nnott-cnn/src/nnott/cnn/__main__.py").exists():
-        return ["nnott-cnn", "lenet"]
-    return ["nnott-vectorized"]
+    session.run("nnott-cnn", "lenet", *session.posargs)
 
 
 @nox.session

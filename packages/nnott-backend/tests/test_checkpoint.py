@@ -164,6 +164,25 @@ def test_a_pickle_is_refused_without_running_it(tmp_path: Path) -> None:
     assert UNPICKLED == []
 
 
+def test_a_header_length_whose_first_byte_looks_like_a_pickle_still_loads(
+    tmp_path: Path,
+) -> None:
+    """A safetensors file opens with its header length; about one in 256 lengths starts with
+    the byte 0x80, the pickle opcode. Such a checkpoint must load, not be called a pickle."""
+    path = tmp_path / "lucky.safetensors"
+    for padding in range(256):
+        save_checkpoint(path, _tensors(), {**METADATA, "note": "x" * padding})
+        if path.read_bytes()[0] == 0x80:
+            break
+    else:
+        pytest.fail("no metadata size gave a header length starting with 0x80")
+
+    loaded = load_checkpoint(path)
+
+    assert loaded.metadata["note"] == "x" * padding
+    np.testing.assert_array_equal(loaded.tensors["step_counts"], _tensors()["step_counts"])
+
+
 def test_a_numpy_object_array_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "weights.npy"
     np.save(path, np.array([_Exploit()], dtype=object), allow_pickle=True)

@@ -198,6 +198,16 @@ def save_checkpoint(
         ) from None
 
 
+def _looks_like_safetensors(data: bytes) -> bool:
+    """True when the first 8 bytes are a plausible header length and the header opens a JSON
+    object. Checked before the foreign signatures: a safetensors header length can itself
+    begin with the byte 0x80 (a pickle's opcode), so the first byte alone cannot decide."""
+    if len(data) < 9:
+        return False
+    (length,) = struct.unpack("<Q", data[:8])
+    return 0 < length <= len(data) - 8 and data[8:9] == b"{"
+
+
 def _read_header(data: bytes, path: Path) -> dict[str, Any]:
     """The safetensors JSON header: 8 bytes of little-endian length, then that much JSON."""
     if len(data) < 8:
@@ -258,9 +268,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise CheckpointError(f"{source} is a directory, not a checkpoint file") from None
     except OSError as error:
         raise CheckpointError(f"cannot read checkpoint {source}: {error.strerror}") from None
-    for signature, explanation in _FOREIGN_SIGNATURES:
-        if data.startswith(signature):
-            raise CheckpointError(f"{source} {explanation}")
+    if not _looks_like_safetensors(data):
+        for signature, explanation in _FOREIGN_SIGNATURES:
+            if data.startswith(signature):
+                raise CheckpointError(f"{source} {explanation}")
     metadata = _check_format(_read_header(data, source), source)
     try:
         tensors = safetensors.numpy.load(data)

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import os
 import sys
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -50,7 +51,7 @@ def strict(enabled: bool = True) -> Iterator[None]:
 
 def caller_location() -> str:
     """``file:line in function`` of the nearest frame outside nnott.backend and NumPy."""
-    frame = sys._getframe(1)
+    frame: types.FrameType | None = sys._getframe(1)
     while frame is not None:
         filename = os.path.abspath(frame.f_code.co_filename)
         inside = filename.startswith(_BACKEND_DIR) or "/numpy/" in filename

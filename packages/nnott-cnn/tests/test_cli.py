@@ -1,0 +1,117 @@
+"""``nnott-cnn``: list, summary, a short training run with its report and figures, load."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from nnott.backend import gpu_available
+from nnott.cnn.__main__ import main
+from nnott.cnn.architectures import list_architectures
+
+TINY_RUN = ["--limit", "200", "--batch-size", "50", "--epochs", "1", "--no-progress"]
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_list_shows_every_architecture_and_its_notes(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for arch in list_architectures():
+        assert arch.name in out and arch.description in out
+    assert "ResNet18 (3x3 stem, no max-pool)" in out
+    assert "11,689,512" in out
+
+
+def test_summary_matches_the_published_count(capsys):
+    assert main(["summary", "resnet18"]) == 0
+    out = capsys.readouterr().out
+    assert "matches the published 11,689,512 parameters" in out
+    assert "layer4.1.conv2" in out and "total" in out
+
+
+def test_summary_of_a_small_input(capsys):
+    args = ["summary", "lenet", "--input-size", "28", "--in-channels", "1", "--depth", "1"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "1x1x28x28" in out and "classifier" in out and "61,706" in out
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["summary", "resnet50"], "unknown architecture 'resnet50'"),
+        (["resnet50"], "invalid choice: 'resnet50'"),
+        (["lenet", "--eval-only"], "--eval-only evaluates a saved model"),
+        (["lenet", "--width", "0"], "--width"),
+        (["lenet", "--epochs", "-1"], "--epochs"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(capsys, argv, message):
+    assert main(argv) == 2
+    assert message in one_line_error(capsys)
+
+
+def test_summary_flag_prints_the_table_for_the_dataset_and_trains_nothing(capsys, tmp_path):
+    assert main(["vgg16", "--summary", "--width", "0.25", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "input 64x1x28x28" in out and "total" in out and "test accuracy" not in out
+
+
+def test_a_short_run_reports_plots_and_reloads(capsys, tmp_path):
+    report_path, out_dir, checkpoints = tmp_path / "run.json", tmp_path / "out", tmp_path / "ck"
+    argv = ["lenet", "--width", "0.5", *TINY_RUN, "--json", str(report_path), "--plot"]
+    argv += ["--out", str(out_dir), "--checkpoint-dir", str(checkpoints)]
+    assert main(argv) == 0
+    assert "test accuracy" in capsys.readouterr().out
+
+    report = json.loads(report_path.read_text())
+    for key in ("test_accuracy", "test_loss", "epochs", "train_samples_per_s", "device", "arch"):
+        assert key in report
+    assert report["arch"] == "lenet" and report["epochs"] == 1
+    assert report["config"]["width"] == 0.5 and report["config"]["batch_size"] == 50
+    for figure in ("history", "confusion_matrix", "misclassified", "filters", "feature_maps"):
+        path = out_dir / f"{figure}.png"
+        assert path.is_file() and path.stat().st_size > 1000
+        assert report["outputs"][figure] == str(path)
+
+    # The saved weights evaluate to the same test accuracy, with --eval-only.
+    saved = checkpoints / "last.safetensors"
+    again = tmp_path / "again.json"
+    assert (
+        main(["lenet", "--width", "0.5", "--load", str(saved), "--eval-only", "--json", str(again)])
+        == 0
+    )
+    evaluation = json.loads(again.read_text())
+    assert evaluation["test_accuracy"] == report["test_accuracy"]
+    assert evaluation["test_loss"] == pytest.approx(report["test_loss"], rel=1e-6)
+    assert evaluation["arch"] == "lenet" and evaluation["mode"] == "eval-only"
+    capsys.readouterr()
+
+    # Another architecture, or another width, is refused in one line.
+    assert main(["resnet18", "--load", str(saved), "--eval-only"]) == 2
+    assert "holds a lenet model, not a resnet18" in one_line_error(capsys)
+    assert main(["lenet", "--load", str(saved), "--eval-only"]) == 2
+    assert "give --width 0.5" in one_line_error(capsys)
+
+
+@pytest.mark.skipif(gpu_available(), reason="checks the fallback on a machine without a GPU")
+def test_gpu_without_a_gpu_falls_back_with_one_warning(capsys):
+    assert main(["lenet", "--width", "0.25", *TINY_RUN, "--gpu"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    warnings = [line for line in err if "warning" in line]
+    assert len(warnings) == 1 and "running on the CPU" in warnings[0]
+
+
+def test_python_dash_m_runs_the_command_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "nnott.cnn", "list"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0 and "convnext_tiny" in result.stdout
