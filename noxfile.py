@@ -40,7 +40,7 @@ def package_dir(name: str) -> str:
     return str(ROOT / "packages" / name)
 
 
-def install_packages(session: nox.Session, names: list[str], extra: str = "test") -> None:
+def install_packages(session: nox.Session, names: list[str], extra: str | None = "test") -> None:
     """Install local packages as wheels (not editable: the tests see what users get).
 
     Under ``nox --no-venv`` nothing is installed: the current interpreter's packages are
@@ -49,7 +49,7 @@ def install_packages(session: nox.Session, names: list[str], extra: str = "test"
     if session.venv_backend == "none":
         return
     targets = [package_dir(name) for name in names[:-1]]
-    targets.append(f"{package_dir(names[-1])}[{extra}]")
+    targets.append(package_dir(names[-1]) + (f"[{extra}]" if extra else ""))
     session.install(*targets)
 
 
@@ -140,7 +140,7 @@ def build(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """The main job: train the most complete tier on the bundled dataset (offline)."""
-    install_packages(session, ["nnott-backend", "nnott-vectorized", "nnott-cnn"], extra="test")
+    install_packages(session, ["nnott-backend", "nnott-vectorized", "nnott-cnn"], extra=None)
     session.run("nnott-cnn", "lenet", *session.posargs)
 
 

@@ -12,7 +12,8 @@ a page whose content does not exist yet, and never an empty one:
 - **Performance** (``performance.md``) -- enabled when a results file exists:
   ``$NNOTT_BENCH_RESULTS``, else ``bench-results/results.json``, else the last by name of
   ``docs/results/*.json`` (results committed for the published site). Its format is
-  documented in :func:`load_results`.
+  documented in :func:`load_results`. ``docs/results/analysis.md``, when present, is the
+  written reading of the committed numbers and follows the machine table.
 - **Augmentation examples** (``assets/generated/augment-*.png``) -- drawn by
   ``nnott.data.augment`` from the bundled dataset; ``concepts/augmentation.md`` is added
   to the navigation only when that module exists.
@@ -148,6 +149,9 @@ def performance_page(results: dict[str, Any], source: pathlib.Path) -> str:
         "",
         machine_block(results),
     ]
+    analysis = ROOT / "docs" / "results" / "analysis.md"
+    if analysis.exists():  # the written reading of these numbers, committed beside them
+        parts += ["", analysis.read_text().strip()]
     for table in results["tables"]:
         parts += ["", f"## {table['title']}", "", markdown_table(table["columns"], table["rows"])]
         if table.get("note"):
@@ -227,18 +231,20 @@ def architecture_page(name: str, entry: Any, results: dict[str, Any] | None) -> 
             return "\n".join(parts) + "\n"
         parts += [
             markdown_table(
-                ["test accuracy", "training samples/s", "device", "epochs"],
+                ["test accuracy", "training samples/s", "device", "budget"],
                 [
                     [
                         f"{row['test_accuracy']:.2%}",
                         float(row["train_samples_per_s"]),
                         row["device"],
-                        row["epochs"],
+                        row.get("budget", f"{row['epochs']} epochs"),
                     ]
                 ],
             ),
             "",
-            "On the machine described on the [performance page](../performance.md).",
+            "On the machine described on the [performance page](../performance.md). A run "
+            "on a subset is a short smoke run: it shows that the network learns, not "
+            "the accuracy it reaches when trained to the end.",
         ]
     return "\n".join(parts) + "\n"
 

@@ -123,6 +123,22 @@ def test_gradients_accumulate_until_zero_grad() -> None:
     assert not np.any(to_cpu(conv.weight.grad))
 
 
+@pytest.mark.parametrize("name", ["strided_padded", "grouped", "depthwise_strided"])
+def test_without_the_input_gradient_the_weight_gradients_are_unchanged(name: str) -> None:
+    conv, x = _make(name)
+    x = to_device(x)
+    grad = to_device(rng().standard_normal(conv.output_shape(x.shape)))
+    conv.forward(x)
+    assert conv.backward(grad) is not None
+    full = [to_cpu(p.grad).copy() for p in conv.parameters()]
+    conv.zero_grad()
+    conv.needs_input_grad = False
+    conv.forward(x)
+    assert conv.backward(grad) is None
+    for expected, parameter in zip(full, conv.parameters(), strict=True):
+        np.testing.assert_array_equal(to_cpu(parameter.grad), expected)
+
+
 @pytest.mark.parametrize("name", ["plain", "depthwise_strided", "pointwise"])
 def test_float32_stays_float32(name: str) -> None:
     conv, x = _make(name, dtype="float32")

@@ -117,3 +117,23 @@ def test_bad_inputs_raise_config_error() -> None:
         AvgPool2D(2)(to_device(np.zeros((4, 4))))
     with pytest.raises(ConfigError, match=r"\(N, C, H, W\)"):
         GlobalAvgPool2D()(to_device(np.zeros((4, 4))))
+
+
+@pytest.mark.parametrize("hw", [(6, 8), (7, 5)], ids=["even", "odd"])
+def test_the_2x2_tournament_gives_the_running_maximum_results(hw) -> None:
+    """The fast 2x2 path and the general path agree exactly, ties included (values drawn
+    from a few integers, and ReLU-like zeros, so most windows hold a tie)."""
+    pool = MaxPool2D(2)
+    assert pool.plays_tournament and not MaxPool2D(3, 2, 1).plays_tournament
+    x = to_device(np.maximum(rng().integers(-2, 3, (3, 4, *hw)), 0).astype(np.float32))
+    grad_output = to_device(rng().standard_normal((3, 4, hw[0] // 2, hw[1] // 2)))
+    grad_output = grad_output.astype(np.float32)
+    out_h, out_w = pool._geometry(x)
+
+    fast = to_cpu(pool._tournament_forward(x, out_h, out_w))
+    fast_grad = to_cpu(pool._tournament_backward(grad_output))
+    general = to_cpu(pool._running_max_forward(x, out_h, out_w))
+    general_grad = to_cpu(pool._running_max_backward(grad_output))
+
+    np.testing.assert_array_equal(fast, general)
+    np.testing.assert_array_equal(fast_grad, general_grad)

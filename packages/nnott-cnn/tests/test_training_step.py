@@ -80,3 +80,25 @@ def test_a_few_steps_lower_the_loss_of_a_batch(name):
         model.backward(loss_fn.backward())
         optimizer.step()
     assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_skipping_the_image_gradient_changes_no_weight_gradient(name):
+    """A network skips the gradient with respect to its images unless asked for it; the
+    weight gradients are the same either way, and asking returns the images' shape."""
+    x, y = tiny_batch()
+    gradients = {}
+    for input_grad in (False, True):
+        seed(0)
+        model = build(name, width=WIDTH)
+        model.input_grad = input_grad
+        loss_fn = SoftmaxCrossEntropy()
+        loss_fn.forward(model.forward(to_device(x)), to_device(y))
+        returned = model.backward(loss_fn.backward())
+        if input_grad:
+            assert returned.shape == x.shape
+        elif model._entry_convolution() is not None:
+            assert returned is None
+        gradients[input_grad] = {k: to_cpu(p.grad) for k, p in model.named_parameters()}
+    for key, grad in gradients[True].items():
+        np.testing.assert_array_equal(gradients[False][key], grad, err_msg=key)

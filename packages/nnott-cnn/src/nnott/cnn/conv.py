@@ -55,6 +55,11 @@ class Conv2D(Module):
             ``"fan_in"`` (``in_channels // groups * kh * kw``) is He's original choice.
         dtype: parameter dtype, float32 unless given (float64 for gradient checks).
 
+    ``needs_input_grad`` (default True): set it to False on a network's first layer, whose
+    input is the images. Nothing uses the gradient with respect to the images, so backward
+    then computes only the weight and bias gradients and returns None, skipping a GEMM and
+    the col2im (PyTorch skips the same work because its input does not require grad).
+
     Memory: the forward pass keeps its column matrix (``kh*kw`` times the input for a
     stride-1 convolution) for the backward pass, trading memory for not rebuilding it.
     Layers never modify their inputs, so a 1x1 convolution keeps a view of its input.
@@ -100,6 +105,7 @@ class Conv2D(Module):
         he_fan = fan_out if mode == "fan_out" else fan_in
         self.weight = Parameter(initial_weight(shape, init, he_fan, fan_out, dtype))
         self.bias = Parameter(zeros((out_channels,), dtype)) if bias else None
+        self.needs_input_grad = True
         self._input_shape: tuple[int, int, int, int] = (0, 0, 0, 0)
         self._cached: Any = None  # the columns (GEMM path) or the padded input (depthwise)
 
@@ -182,6 +188,8 @@ class Conv2D(Module):
         cols_g = cols.reshape(g, cols.shape[0] // g, cols.shape[1])
         weight_g = self.weight.data.reshape(g, k // g, -1)
         self.weight.grad += xp.matmul(grad_y, cols_g.transpose(0, 2, 1)).reshape(self.weight.shape)
+        if not self.needs_input_grad:
+            return None
         grad_cols = xp.matmul(weight_g.transpose(0, 2, 1), grad_y)
         return col2im(
             grad_cols.reshape(cols.shape),
@@ -195,18 +203,21 @@ class Conv2D(Module):
         # Each tap did y += seen * w_tap:  dw_tap = sum(dy * seen),  d(seen) += dy * w_tap.
         padded = self._cached
         taps = self.weight.data[:, 0]
-        grad_taps = xp.empty_like(taps)
-        grad_padded = xp.zeros_like(padded)
-        product = xp.empty_like(grad_cm)
         _, _, out_h, out_w = grad_cm.shape
         kh, kw = self.kernel_size
+        grad_taps = xp.empty_like(taps)
+        grad_padded = xp.zeros_like(padded) if self.needs_input_grad else None
+        product = xp.empty_like(grad_cm)
         for i in range(kh):
             for j in range(kw):
                 where = tap_slice(i, j, out_h, out_w, self.stride)
                 grad_taps[:, i, j] = xp.einsum("cnhw,cnhw->c", grad_cm, padded[where])
-                xp.multiply(grad_cm, taps[:, i, j, None, None, None], out=product)
-                grad_padded[where] += product
+                if grad_padded is not None:
+                    xp.multiply(grad_cm, taps[:, i, j, None, None, None], out=product)
+                    grad_padded[where] += product
         self.weight.grad += grad_taps[:, None]
+        if grad_padded is None:
+            return None
         return unpad(grad_padded, self.padding).transpose(1, 0, 2, 3)
 
     def extra_repr(self) -> str:

@@ -78,6 +78,16 @@ class MaxPool2D(_WindowPool):
 
     ``stride`` defaults to the kernel size, as in PyTorch. On ties the first tap in
     row-major order wins, as in PyTorch, and alone receives the gradient.
+
+    Two ways to find the winners, with the same results:
+
+    - the general one (any window): a running maximum over the ``kh*kw`` taps that
+      remembers which tap holds it;
+    - 2x2 windows with stride 2 and no padding (LeNet's, VGG's and the baseline's pools) play
+      a tournament instead: the two top pixels of each window meet, then the two bottom
+      ones, then the two winners. Three comparisons per window in place of a remembered
+      argmax, about twice as fast in NumPy, and the backward pass splits each window's
+      gradient along the same three decisions.
     """
 
     def __init__(
@@ -87,12 +97,28 @@ class MaxPool2D(_WindowPool):
         padding: int = 0,
     ) -> None:
         super().__init__(kernel_size, stride, padding)
-        self._argmax: Any = None
+        self._argmax: Any = None  # the general path: the winning tap of each window
+        self._decisions: tuple[Any, Any, Any] | None = None  # the tournament's three
+
+    @property
+    def plays_tournament(self) -> bool:
+        """True for 2x2 windows with stride 2 and no padding (the fast path)."""
+        return self.kernel_size == (2, 2) and self.stride == 2 and self.padding == 0
 
     def forward(self, x: Any) -> Any:
-        # A running maximum over the kernel taps, remembering which tap holds it: kh*kw
-        # vectorized comparisons, no copy of the (overlapping) windows.
         out_h, out_w = self._geometry(x)
+        if self.plays_tournament:
+            return self._tournament_forward(x, out_h, out_w)
+        return self._running_max_forward(x, out_h, out_w)
+
+    def backward(self, grad_output: Any) -> Any:
+        if self.plays_tournament:
+            return self._tournament_backward(grad_output)
+        return self._running_max_backward(grad_output)
+
+    # -- any window: a running maximum -------------------------------------------------------
+    def _running_max_forward(self, x: Any, out_h: int, out_w: int) -> Any:
+        # kh*kw vectorized comparisons, no copy of the (overlapping) windows.
         kh, kw = self.kernel_size
         padded = pad_channel_major(x, self.padding, value=-float("inf"))
         best = padded[tap_slice(0, 0, out_h, out_w, self.stride)].copy()
@@ -108,7 +134,7 @@ class MaxPool2D(_WindowPool):
         self._argmax = argmax
         return best.transpose(1, 0, 2, 3)
 
-    def backward(self, grad_output: Any) -> Any:
+    def _running_max_backward(self, grad_output: Any) -> Any:
         grad_cm = grad_output.transpose(1, 0, 2, 3)
         _, _, out_h, out_w = grad_cm.shape
         kh, kw = self.kernel_size
@@ -118,6 +144,49 @@ class MaxPool2D(_WindowPool):
                 won = self._argmax == i * kw + j
                 grad[tap_slice(i, j, out_h, out_w, self.stride)] += xp.where(won, grad_cm, 0.0)
         return unpad(grad, self.padding).transpose(1, 0, 2, 3)
+
+    # -- 2x2 windows, stride 2: a tournament --------------------------------------------------
+    @staticmethod
+    def _quarters(image_cm: Any, out_h: int, out_w: int) -> tuple[Any, Any, Any, Any]:
+        """The top-left, top-right, bottom-left and bottom-right pixel of every window, as
+        four ``(C, N, OH, OW)`` strided views (an odd last row or column belongs to none)."""
+        rows, cols = 2 * out_h, 2 * out_w
+        return (
+            image_cm[:, :, 0:rows:2, 0:cols:2],
+            image_cm[:, :, 0:rows:2, 1:cols:2],
+            image_cm[:, :, 1:rows:2, 0:cols:2],
+            image_cm[:, :, 1:rows:2, 1:cols:2],
+        )
+
+    def _tournament_forward(self, x: Any, out_h: int, out_w: int) -> Any:
+        top_left, top_right, bottom_left, bottom_right = self._quarters(
+            x.transpose(1, 0, 2, 3), out_h, out_w
+        )
+        # ">=": on a tie the earlier pixel (row-major) wins, as in PyTorch
+        left_wins_top = top_left >= top_right
+        left_wins_bottom = bottom_left >= bottom_right
+        top = xp.maximum(top_left, top_right)
+        bottom = xp.maximum(bottom_left, bottom_right)
+        top_wins = top >= bottom
+        self._decisions = (left_wins_top, left_wins_bottom, top_wins)
+        return xp.maximum(top, bottom, out=top).transpose(1, 0, 2, 3)
+
+    def _tournament_backward(self, grad_output: Any) -> Any:
+        assert self._decisions is not None, "backward before forward"
+        left_wins_top, left_wins_bottom, top_wins = self._decisions
+        grad_cm = grad_output.transpose(1, 0, 2, 3)
+        _, _, out_h, out_w = grad_cm.shape
+        grad = self._grad_buffer(grad_output.dtype)
+        top_left, top_right, bottom_left, bottom_right = self._quarters(grad, out_h, out_w)
+        # Each window's gradient follows the decisions down: to the winning half, then to
+        # the winning pixel of that half; the loser's share is the exact difference, 0.
+        to_top = xp.multiply(grad_cm, top_wins)
+        to_bottom = grad_cm - to_top
+        xp.multiply(to_top, left_wins_top, out=top_left)
+        xp.subtract(to_top, top_left, out=top_right)
+        xp.multiply(to_bottom, left_wins_bottom, out=bottom_left)
+        xp.subtract(to_bottom, bottom_left, out=bottom_right)
+        return grad.transpose(1, 0, 2, 3)
 
 
 class AvgPool2D(_WindowPool):

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from nnott.cnn.conv import Conv2D
+from nnott.vectorized.layers import Sequential
 from nnott.vectorized.module import Module
 
 __all__ = ["SMALL_INPUT_LIMIT", "Network", "is_small_input", "scaled"]
@@ -67,6 +68,32 @@ class Network(Module):
         self.stage_names = list(stages)
         for stage_name, stage in stages.items():
             setattr(self, stage_name, stage)
+        self.input_grad = False
+
+    @property
+    def input_grad(self) -> bool:
+        """Whether :meth:`backward` returns the gradient with respect to the images.
+
+        Off by default: training never uses it, and a first convolution that skips it saves
+        a GEMM and a col2im per step. Turn it on for saliency maps or a gradient check
+        with respect to the input. (Only a network that starts with a convolution can skip
+        it; any other keeps computing it.)
+        """
+        entry = self._entry_convolution()
+        return entry is None or entry.needs_input_grad
+
+    @input_grad.setter
+    def input_grad(self, enabled: bool) -> None:
+        entry = self._entry_convolution()
+        if entry is not None:
+            entry.needs_input_grad = enabled
+
+    def _entry_convolution(self) -> Conv2D | None:
+        """The convolution that sees the images first, if the network starts with one."""
+        module = getattr(self, self.stage_names[0])
+        while isinstance(module, Sequential) and len(module) > 0:
+            module = module[0]
+        return module if isinstance(module, Conv2D) else None
 
     def stages(self) -> Iterator[tuple[str, Module]]:
         """The stages with their names, in forward order."""
@@ -81,7 +108,7 @@ class Network(Module):
     def backward(self, grad_output: Any) -> Any:
         for _, stage in reversed(list(self.stages())):
             grad_output = stage.backward(grad_output)
-        return grad_output
+        return grad_output  # None unless input_grad is on (see there)
 
     def first_conv(self) -> Conv2D:
         """The first convolution layer (its filters are the ones worth plotting)."""
