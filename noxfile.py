@@ -107,6 +107,18 @@ def tests(session: nox.Session) -> None:
     for package in PACKAGES:
         run_pytest(session, package, "cpu")
         run_pytest(session, package, "emulated")
+    session.log("benchmarks: tests of the machinery (twins, FLOP counts, results format)")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        str(ROOT / "benchmarks" / "tests"),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env={"NNOTT_DEVICE": "cpu", "MPLBACKEND": "Agg"},
+    )
 
 
 @nox.session
