@@ -24,9 +24,9 @@ from machine import NO_TORCH
 from modules import named_modules
 from report import Report, Table, Target, ratio_text
 from settings import Settings
-from steps import host_batches, nnott_step, torch_device, torch_step
-from timing import Contestant, TorchTimer, compare_throughput, median_seconds, paired_ratio
-from twin import NoTwinError, check_twin, torch_twin
+from steps import host_batches, nnott_step, torch_contestant, torch_device, torch_step
+from timing import Contestant, compare_throughput, median_seconds, paired_ratio
+from twin import torch_twin
 
 from nnott.backend import rng, seed, to_device, xp
 from nnott.cnn.architectures import get_architecture
@@ -67,19 +67,10 @@ def bench_networks(
         model = build(name)
         batches = host_batches(4, BATCH, IMAGE)
         contestants = {"nnott": Contestant(nnott_step(model, batches), BATCH)}
-        why = why_no_torch or NO_TORCH
-        if torch is not None:
-            try:
-                twin = torch_twin(model, torch)
-                check_twin(model, twin, to_device(batches[0][0]), torch, device)
-            except NoTwinError as error:
-                why = str(error)
-            else:
-                contestants["torch"] = Contestant(
-                    torch_step(torch, twin, batches, device),
-                    BATCH,
-                    timer=lambda: TorchTimer(torch, device == "gpu"),
-                )
+        rival, why_no_twin = torch_contestant(torch, model, batches, device)
+        if rival is not None:
+            contestants["torch"] = rival
+        why = why_no_twin or why_no_torch or NO_TORCH
         results = compare_throughput(
             contestants, steps=steps, repeats=settings.repeats, warmup=settings.warmup
         )

@@ -18,12 +18,11 @@ import numpy
 from machine import NO_TORCH
 from report import Report, Table, Target, ratio_text
 from settings import Settings
-from steps import LEARNING_RATE, MOMENTUM, host_batches, nnott_step, torch_step
-from timing import Contestant, TorchTimer, compare_throughput, paired_ratio
-from twin import NoTwinError, check_twin, torch_twin
+from steps import LEARNING_RATE, MOMENTUM, host_batches, nnott_step, torch_contestant
+from timing import Contestant, compare_throughput, paired_ratio
 
 from nnott import scalar
-from nnott.backend import seed, to_device
+from nnott.backend import seed
 from nnott.data import DataLoader, Standardizer, load
 from nnott.vectorized import Adam, CosineWithWarmup, mlp
 from nnott.vectorized.trainer import Trainer
@@ -104,19 +103,10 @@ def bench_mlp_torch(
     shape = "-".join(map(str, (784, *MLP_HIDDEN, 10)))
     title = f"Vectorized MLP against PyTorch ({shape}, batch {MLP_BATCH}, {device})"
     table = Table(title, ["implementation", "training samples/s", "vs PyTorch"])
-    why = why_no_torch or NO_TORCH
-    if torch is not None:
-        twin = torch_twin(model, torch)
-        try:
-            check_twin(model, twin, to_device(batches[0][0]), torch, device)
-        except NoTwinError as error:
-            why = str(error)
-        else:
-            contestants["torch"] = Contestant(
-                torch_step(torch, twin, batches, device),
-                MLP_BATCH,
-                timer=lambda: TorchTimer(torch, device == "gpu"),
-            )
+    rival, why_no_twin = torch_contestant(torch, model, batches, device)
+    if rival is not None:
+        contestants["torch"] = rival
+    why = why_no_twin or why_no_torch or NO_TORCH
     results = compare_throughput(
         contestants, steps=settings.mlp_steps, repeats=settings.repeats, warmup=settings.warmup
     )

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy
+from timing import Contestant, TorchTimer
+from twin import NoTwinError, check_twin, torch_twin
 
 from nnott.backend import derive_rng, to_device
 from nnott.vectorized import SGD, SoftmaxCrossEntropy
@@ -24,6 +26,7 @@ __all__ = [
     "MOMENTUM",
     "host_batches",
     "nnott_step",
+    "torch_contestant",
     "torch_device",
     "torch_step",
 ]
@@ -91,3 +94,20 @@ def torch_step(
         optimizer.step()
 
     return step
+
+
+def torch_contestant(
+    torch: Any, model: Any, batches: list[tuple[numpy.ndarray, numpy.ndarray]], device: str
+) -> tuple[Contestant | None, str]:
+    """``model``'s PyTorch twin, checked equal and ready to time, or None and the reason
+    (empty when torch itself is missing: the caller knows why)."""
+    if torch is None:
+        return None, ""
+    try:
+        twin = torch_twin(model, torch)
+        check_twin(model, twin, to_device(batches[0][0]), torch, device)
+    except NoTwinError as error:
+        return None, str(error)
+    step = torch_step(torch, twin, batches, device)
+    timer = lambda: TorchTimer(torch, device == "gpu")  # noqa: E731
+    return Contestant(step, len(batches[0][1]), timer=timer), ""
