@@ -97,6 +97,8 @@ def test_zero_epochs_only_evaluates(capsys: pytest.CaptureFixture) -> None:
         (["--momentum", "1"], "--momentum: must be at least 0 and less than 1"),
         (["--batch-size", "0"], "--batch-size: must be a positive whole number"),
         (["--trace-level", "7"], "--trace-level: invalid choice"),
+        (["--augment", "spin"], "unknown augmentation 'spin'"),
+        (["--trace", "--mixup", "0.2"], "--trace explains hard labels"),
     ],
 )
 def test_bad_flags_end_in_one_line_and_exit_code_2(
@@ -121,3 +123,25 @@ def test_python_dash_m_runs_the_same_command() -> None:
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr
+
+
+def test_augmentation_flags_train_on_augmented_and_mixed_batches(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The foundation's augmentation flags work in the scalar tier too (same spelling as
+    nnott-vectorized and nnott-cnn), and the same seed gives the same run."""
+    flags = [*TINY, "--epochs", "1", "--augment", "shift:2,hflip,cutout@0.3", "--mixup", "0.2"]
+    reports = []
+    for run in range(2):
+        report = tmp_path / f"run{run}.json"
+        assert main([*flags, "--json", str(report)]) == 0
+        reports.append(json.loads(report.read_text()))
+    assert reports[0]["config"]["mixup"] == 0.2
+    assert reports[0]["history"]["train_loss"] == reports[1]["history"]["train_loss"]
+    plain = tmp_path / "plain.json"
+    assert main([*TINY, "--epochs", "1", "--json", str(plain)]) == 0
+    assert (
+        json.loads(plain.read_text())["history"]["train_loss"]
+        != reports[0]["history"]["train_loss"]
+    )
+    capsys.readouterr()

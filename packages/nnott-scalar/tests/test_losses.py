@@ -44,3 +44,28 @@ def test_gradient_is_p_minus_one_hot_and_matches_finite_differences() -> None:
 def test_labels_outside_the_classes_are_refused() -> None:
     with pytest.raises(ConfigError, match="label 3 is outside the 3 classes"):
         cross_entropy([0.0, 0.0, 0.0], 3)
+
+
+def test_soft_cross_entropy_of_a_one_hot_target_is_the_hard_one() -> None:
+    from nnott.scalar.losses import soft_cross_entropy
+
+    logits = [0.3, -1.1, 2.0]
+    for label in range(3):
+        one_hot = [1.0 if k == label else 0.0 for k in range(3)]
+        assert soft_cross_entropy(logits, one_hot) == pytest.approx(cross_entropy(logits, label))
+
+
+def test_soft_gradient_is_p_minus_t_and_matches_finite_differences() -> None:
+    from nnott.scalar.losses import soft_cross_entropy, soft_cross_entropy_gradient
+
+    logits, targets, step = [0.2, -0.4, 1.3], [0.7, 0.0, 0.3], 1e-6
+    analytic = soft_cross_entropy_gradient(softmax(logits), targets)
+    for k in range(3):
+        up = [z + (step if m == k else 0.0) for m, z in enumerate(logits)]
+        down = [z - (step if m == k else 0.0) for m, z in enumerate(logits)]
+        numeric = (soft_cross_entropy(up, targets) - soft_cross_entropy(down, targets)) / (
+            2.0 * step
+        )
+        assert analytic[k] == pytest.approx(numeric, rel=1e-6)
+    with pytest.raises(ConfigError, match="2 target probabilities for 3 classes"):
+        soft_cross_entropy(logits, [0.5, 0.5])

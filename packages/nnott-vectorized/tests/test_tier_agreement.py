@@ -93,6 +93,22 @@ def test_same_logits_loss_and_gradients(hidden: list[int], activation: str) -> N
         assert_close(layer.bias.grad, scalar_grads.biases[index], f"dL/db of layer {index}")
 
 
+@pytest.mark.parametrize("hidden", DEPTHS, ids=lambda h: "x".join(map(str, h)) or "linear")
+def test_same_loss_and_gradients_for_mixed_targets(hidden: list[int]) -> None:
+    """Mixup and cutmix turn labels into class probabilities; both tiers take them."""
+    scalar, vectorized = build_pair(hidden, "tanh", random_seed=23)
+    inputs, _ = a_batch(23)
+    targets = numpy.random.default_rng(5).dirichlet(numpy.ones(NUM_CLASSES), size=BATCH)
+
+    _, loss = vectorized_loss_and_gradients(vectorized, inputs, targets)
+    scalar_loss, scalar_grads = scalar.loss_and_gradients(inputs.tolist(), targets.tolist())
+
+    assert_close(loss, scalar_loss, "loss")
+    for index, layer in enumerate(linear_layers(vectorized)):
+        assert_close(layer.weight.grad, scalar_grads.weights[index], f"dL/dW of layer {index}")
+        assert_close(layer.bias.grad, scalar_grads.biases[index], f"dL/db of layer {index}")
+
+
 @pytest.mark.parametrize("hidden, activation", CASES)
 def test_same_weights_after_sgd_momentum_steps(hidden: list[int], activation: str) -> None:
     scalar, vectorized = build_pair(hidden, activation, random_seed=17)

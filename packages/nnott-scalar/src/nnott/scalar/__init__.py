@@ -23,10 +23,17 @@ from nnott.scalar.activations import (
     Tanh,
     get_activation,
 )
+from nnott.scalar.augmentation import ListAugmentation
 from nnott.scalar.dropout import dropout_scales
 from nnott.scalar.initialization import he_std, init_std, initial_weights, xavier_std
 from nnott.scalar.layer import Layer
-from nnott.scalar.losses import cross_entropy, softmax, softmax_cross_entropy_gradient
+from nnott.scalar.losses import (
+    cross_entropy,
+    soft_cross_entropy,
+    soft_cross_entropy_gradient,
+    softmax,
+    softmax_cross_entropy_gradient,
+)
 from nnott.scalar.network import BatchStats, Gradients, LayerRecord, Network, SampleRecord
 from nnott.scalar.neuron import Neuron
 from nnott.scalar.optim import SGD
@@ -48,6 +55,7 @@ __all__ = [
     "Layer",
     "LayerRecord",
     "LeakyReLU",
+    "ListAugmentation",
     "Network",
     "Neuron",
     "ReLU",
@@ -64,6 +72,8 @@ __all__ = [
     "he_std",
     "init_std",
     "initial_weights",
+    "soft_cross_entropy",
+    "soft_cross_entropy_gradient",
     "softmax",
     "softmax_cross_entropy_gradient",
     "train_epoch",

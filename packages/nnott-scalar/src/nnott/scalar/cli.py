@@ -31,10 +31,12 @@ from nnott.cli import (
     str_list,
     unit_fraction,
 )
+from nnott.data.augment import add_augmentation_arguments, augmentation_from_args
 from nnott.errors import ConfigError
 from nnott.progress import format_rate, progress_bar, set_postfix
 from nnott.scalar._version import __version__
 from nnott.scalar.activations import ACTIVATION_NAMES, get_activation
+from nnott.scalar.augmentation import ListAugmentation
 from nnott.scalar.network import Network
 from nnott.scalar.optim import SGD
 from nnott.scalar.trace import TRACE_LEVELS, Tracer
@@ -104,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MOMENTUM,
         help="SGD momentum in [0, 1): v = momentum*v + g, w = w - lr*v",
     )
+    add_augmentation_arguments(parser)
     trace = parser.add_argument_group("trace")
     trace.add_argument(
         "--trace",
@@ -141,6 +144,7 @@ class PreparedData:
     test_inputs: list[list[float]]
     test_labels: list[int]
     test_images: Any  # uint8 host images, for the misclassified-images figure
+    image_shape: tuple[int, int, int]  # (C, H, W) of the flattened samples
 
 
 def prepare_data(args: argparse.Namespace) -> PreparedData:
@@ -172,6 +176,7 @@ def prepare_data(args: argparse.Namespace) -> PreparedData:
         test_inputs=flat(data.test_images),
         test_labels=data.test_labels.tolist(),
         test_images=data.test_images,
+        image_shape=data.image_shape,
     )
 
 
@@ -271,6 +276,9 @@ def run(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     activations = _hidden_activations(args)
+    augmentation = augmentation_from_args(args)
+    if args.trace and augmentation is not None and augmentation.mixes_labels:
+        raise ConfigError("--trace explains hard labels; drop --mixup/--cutmix to trace")
     seed_everything(args.seed)
 
     data = prepare_data(args)
@@ -303,6 +311,11 @@ def run(argv: list[str] | None = None) -> int:
         tracer=tracer,
         progress=lambda total, desc: _BarReporter(total, desc, not args.no_progress),
         on_epoch=_epoch_line(args.epochs),
+        augment=(
+            ListAugmentation(augmentation, data.image_shape, num_classes, args.seed)
+            if augmentation
+            else None
+        ),
     )
     test = evaluate(network, data.test_inputs, data.test_labels)
 

@@ -16,7 +16,13 @@ from collections.abc import Sequence
 
 from nnott.errors import ConfigError
 
-__all__ = ["cross_entropy", "softmax", "softmax_cross_entropy_gradient"]
+__all__ = [
+    "cross_entropy",
+    "soft_cross_entropy",
+    "soft_cross_entropy_gradient",
+    "softmax",
+    "softmax_cross_entropy_gradient",
+]
 
 
 def softmax(logits: Sequence[float]) -> list[float]:
@@ -44,6 +50,32 @@ def softmax_cross_entropy_gradient(probabilities: Sequence[float], label: int) -
     """``dL/dz_k = p_k - [k == label]`` for one sample's cross-entropy ``L``."""
     _check_label(label, len(probabilities))
     return [p - (1.0 if k == label else 0.0) for k, p in enumerate(probabilities)]
+
+
+def soft_cross_entropy(logits: Sequence[float], targets: Sequence[float]) -> float:
+    """``-Σ_k t_k ln softmax(logits)_k`` for a target distribution ``t`` (mixup, cutmix).
+
+    With ``Σ t_k = 1`` this is ``ln Σ e^{z_k - m} - Σ_k t_k (z_k - m)``; a one-hot ``t``
+    gives :func:`cross_entropy` back.
+    """
+    _check_targets(targets, len(logits))
+    largest = max(logits)
+    log_sum = math.log(sum(math.exp(z - largest) for z in logits))
+    return log_sum - sum(t * (z - largest) for t, z in zip(targets, logits, strict=True))
+
+
+def soft_cross_entropy_gradient(
+    probabilities: Sequence[float], targets: Sequence[float]
+) -> list[float]:
+    """``dL/dz_k = p_k - t_k``: the hard-label formula with the one-hot vector replaced by
+    the target distribution."""
+    _check_targets(targets, len(probabilities))
+    return [p - t for p, t in zip(probabilities, targets, strict=True)]
+
+
+def _check_targets(targets: Sequence[float], num_classes: int) -> None:
+    if len(targets) != num_classes:
+        raise ConfigError(f"{len(targets)} target probabilities for {num_classes} classes")
 
 
 def _check_label(label: int, num_classes: int) -> None:

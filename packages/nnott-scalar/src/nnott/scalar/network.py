@@ -26,7 +26,13 @@ from nnott.scalar.activations import Activation, get_activation
 from nnott.scalar.dropout import check_dropout_rate, dropout_scales
 from nnott.scalar.initialization import initial_weights
 from nnott.scalar.layer import Layer
-from nnott.scalar.losses import cross_entropy, softmax, softmax_cross_entropy_gradient
+from nnott.scalar.losses import (
+    cross_entropy,
+    soft_cross_entropy,
+    soft_cross_entropy_gradient,
+    softmax,
+    softmax_cross_entropy_gradient,
+)
 
 if TYPE_CHECKING:  # only for type hints: the draws arrive as Python floats
     import numpy
@@ -275,7 +281,7 @@ class Network:
     def accumulate_gradients(
         self,
         batch_inputs: Sequence[Sequence[float]],
-        batch_labels: Sequence[int],
+        batch_labels: Sequence[int | Sequence[float]],
         grads: Gradients,
         *,
         training: bool = True,
@@ -283,19 +289,28 @@ class Network:
     ) -> BatchStats:
         """Add every sample's gradients into ``grads`` (a **sum**, not yet a mean).
 
-        Returns the batch's summed loss and number of correct predictions. A ``tracer``
-        that still wants samples is shown each sample's complete record.
+        Each target is a class index or, after mixup or cutmix, a list of class
+        probabilities (then a prediction counts as correct when it picks the target's most
+        probable class). Returns the batch's summed loss and number of correct predictions.
+        A ``tracer`` that still wants samples is shown each sample's complete record.
         """
         if len(batch_inputs) != len(batch_labels):
             raise ConfigError(f"{len(batch_inputs)} inputs but {len(batch_labels)} labels")
         stats = BatchStats()
-        for index, (inputs, label) in enumerate(zip(batch_inputs, batch_labels, strict=True)):
-            label = int(label)
+        for index, (inputs, target) in enumerate(zip(batch_inputs, batch_labels, strict=True)):
             records = self.forward_sample(inputs, training=training)
             logits = records[-1].outputs
             probabilities = softmax(logits)
-            loss = cross_entropy(logits, label)
-            grad_logits = softmax_cross_entropy_gradient(probabilities, label)
+            if isinstance(target, Sequence):  # a target distribution (mixup, cutmix)
+                if tracer is not None and tracer.wants_more():
+                    raise ConfigError("the tracer explains hard labels, not mixed targets")
+                label = max(range(len(target)), key=target.__getitem__)  # for accuracy
+                loss = soft_cross_entropy(logits, target)
+                grad_logits = soft_cross_entropy_gradient(probabilities, target)
+            else:
+                label = int(target)
+                loss = cross_entropy(logits, label)
+                grad_logits = softmax_cross_entropy_gradient(probabilities, label)
             self.backward_sample(records, grad_logits, grads)
             stats.loss_sum += loss
             stats.count += 1

@@ -26,6 +26,7 @@ __all__ = [
     "EpochStats",
     "Evaluation",
     "History",
+    "BatchAugment",
     "ProgressFactory",
     "ProgressReporter",
     "evaluate",
@@ -35,6 +36,15 @@ __all__ = [
 
 SHUFFLE_STREAM = 1
 """Key of the shuffle stream: epoch ``e`` visits ``derive_rng(SHUFFLE_STREAM, e)``'s order."""
+
+
+BatchAugment = Callable[
+    [Sequence[Sequence[float]], list[int], int],
+    tuple[list[list[float]], list[int] | list[list[float]]],
+]
+"""``augment(inputs, labels, epoch) -> (inputs, targets)``: transforms one training batch
+(see :class:`nnott.scalar.augmentation.ListAugmentation`); targets may come back as class
+probabilities (mixup, cutmix)."""
 
 
 class ProgressReporter(Protocol):
@@ -126,12 +136,15 @@ def train_epoch(
     shuffle: bool = True,
     tracer: SampleTracer | None = None,
     progress: ProgressReporter | None = None,
+    augment: BatchAugment | None = None,
 ) -> EpochStats:
     """Train for one pass over ``inputs``; returns the epoch's mean loss, accuracy and time.
 
     The order is ``derive_rng(SHUFFLE_STREAM, epoch).permutation(n)`` when ``shuffle``, so
     a given seed and epoch always visit the samples in the same order. The last batch may
-    be smaller; its gradient sum is divided by its own size.
+    be smaller; its gradient sum is divided by its own size. ``augment``, if given,
+    transforms each batch before the network sees it (the clock includes it, as the
+    other tiers' does).
     """
     _check_data(inputs, labels, "training")
     if batch_size < 1:
@@ -146,8 +159,10 @@ def train_epoch(
     start = time.perf_counter()
     for first in range(0, count, batch_size):
         indices = order[first : first + batch_size]
-        batch_inputs = [inputs[i] for i in indices]
-        batch_labels = [labels[i] for i in indices]
+        batch_inputs: Sequence[Sequence[float]] = [inputs[i] for i in indices]
+        batch_labels: list[int] | list[list[float]] = [labels[i] for i in indices]
+        if augment is not None:
+            batch_inputs, batch_labels = augment(batch_inputs, [labels[i] for i in indices], epoch)
 
         # Mini-batch gradient accumulation: sum every sample's gradients, then average.
         grads = Gradients.zeros(network.layer_sizes)
@@ -200,6 +215,7 @@ def fit(
     tracer: SampleTracer | None = None,
     progress: ProgressFactory | None = None,
     on_epoch: Callable[[int, EpochStats, Evaluation | None], None] | None = None,
+    augment: BatchAugment | None = None,
 ) -> History:
     """Train for ``epochs`` epochs, evaluating on the validation set after each one.
 
@@ -221,6 +237,7 @@ def fit(
             epoch=epoch,
             tracer=tracer,
             progress=reporter,
+            augment=augment,
         )
         history.train_loss.append(stats.loss)
         history.train_accuracy.append(stats.accuracy)
