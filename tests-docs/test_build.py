@@ -151,17 +151,26 @@ def test_a_results_file_adds_the_performance_page_to_the_site(tmp_path) -> None:
     )
     path = tmp_path / "results.json"
     path.write_text(generated.json.dumps(results))
+    gpu_results = dict(RESULTS, machine={"device": "a test GPU"})
+    gpu_path = tmp_path / "results-gpu.json"
+    gpu_path.write_text(generated.json.dumps(gpu_results))
     site = tmp_path / "site"
     build = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={**os.environ, "NNOTT_BENCH_RESULTS": str(path), "MPLBACKEND": "Agg"},
+        env={
+            **os.environ,
+            "NNOTT_BENCH_RESULTS": str(path),
+            "NNOTT_BENCH_RESULTS_GPU": str(gpu_path),
+            "MPLBACKEND": "Agg",
+        },
     )
     assert build.returncode == 0, build.stderr[-3000:]
     performance = (site / "performance" / "index.html").read_text()
     assert "2-core test machine" in performance
+    assert "On a GPU" in performance and "a test GPU" in performance
     if (ROOT / "docs" / "results" / "analysis.md").exists():
         assert "Reading these numbers" in performance  # the committed written reading
     if (site / "architectures").is_dir():

@@ -10,10 +10,12 @@ a page whose content does not exist yet, and never an empty one:
   history fails the build), the layer table from ``nnott.cnn.summary`` at 1x28x28, and --
   when the benchmark results exist -- the accuracy and throughput measured for it.
 - **Performance** (``performance.md``) -- enabled when a results file exists:
-  ``$NNOTT_BENCH_RESULTS``, else ``bench-results/results.json``, else the last by name of
-  ``docs/results/*.json`` (results committed for the published site). Its format is
-  documented in :func:`load_results`. ``docs/results/analysis.md``, when present, is the
-  written reading of the committed numbers and follows the machine table.
+  ``$NNOTT_BENCH_RESULTS``, else ``bench-results/results.json``, else
+  ``docs/results/benchmarks.json`` (results committed for the published site); a GPU
+  run's ``docs/results/benchmarks-gpu.json`` (or ``$NNOTT_BENCH_RESULTS_GPU``) follows on
+  the page. Their format is documented in :func:`load_results`.
+  ``docs/results/analysis.md``, when present, is the written reading of the committed
+  numbers and follows the machine table.
 - **Augmentation examples** (``assets/generated/augment-*.png``) -- drawn by
   ``nnott.data.augment`` from the bundled dataset; ``concepts/augmentation.md`` is added
   to the navigation only when that module exists.
@@ -85,8 +87,21 @@ def results_path() -> pathlib.Path | None:
     default = ROOT / "bench-results" / "results.json"
     if default.is_file():
         return default
-    committed = sorted((ROOT / "docs" / "results").glob("*.json"))
-    return committed[-1] if committed else None
+    committed = ROOT / "docs" / "results" / "benchmarks.json"
+    return committed if committed.is_file() else None
+
+
+def gpu_results_path() -> pathlib.Path | None:
+    """The results of a GPU run (``run.py --device gpu --update-docs``), shown beside the
+    CPU ones: ``$NNOTT_BENCH_RESULTS_GPU``, else ``docs/results/benchmarks-gpu.json``."""
+    explicit = os.environ.get("NNOTT_BENCH_RESULTS_GPU")
+    if explicit:
+        path = pathlib.Path(explicit)
+        if not path.is_file():
+            raise GeneratedContentError(f"NNOTT_BENCH_RESULTS_GPU={explicit} is not a file")
+        return path
+    committed = ROOT / "docs" / "results" / "benchmarks-gpu.json"
+    return committed if committed.is_file() else None
 
 
 def load_results(path: pathlib.Path) -> dict[str, Any]:
@@ -135,8 +150,13 @@ def machine_block(results: dict[str, Any]) -> str:
     return markdown_table(["machine", ""], rows)
 
 
-def performance_page(results: dict[str, Any], source: pathlib.Path) -> str:
-    """The performance page: the machine, then every table of the results file."""
+def performance_page(
+    results: dict[str, Any],
+    source: pathlib.Path,
+    gpu: tuple[dict[str, Any], pathlib.Path] | None = None,
+) -> str:
+    """The performance page: the machine, then every table of the results file; then, when
+    a GPU run's results exist, the same for them."""
     shown = source.relative_to(ROOT) if source.is_relative_to(ROOT) else source.name
     parts = [
         "# Performance",
@@ -152,11 +172,37 @@ def performance_page(results: dict[str, Any], source: pathlib.Path) -> str:
     analysis = ROOT / "docs" / "results" / "analysis.md"
     if analysis.exists():  # the written reading of these numbers, committed beside them
         parts += ["", analysis.read_text().strip()]
+    parts += _tables(results, "##")
+    if gpu is not None:
+        gpu_results, gpu_source = gpu
+        shown_gpu = (
+            gpu_source.relative_to(ROOT) if gpu_source.is_relative_to(ROOT) else gpu_source.name
+        )
+        parts += [
+            "",
+            "## On a GPU",
+            "",
+            f"The same benchmark with `--device gpu` (nnott on CuPy, PyTorch on CUDA), from "
+            f"`{shown_gpu}`.",
+            "",
+            machine_block(gpu_results),
+            *_tables(gpu_results, "###"),
+        ]
+    return "\n".join(parts) + "\n"
+
+
+def _tables(results: dict[str, Any], heading: str) -> list[str]:
+    parts: list[str] = []
     for table in results["tables"]:
-        parts += ["", f"## {table['title']}", "", markdown_table(table["columns"], table["rows"])]
+        parts += [
+            "",
+            f"{heading} {table['title']}",
+            "",
+            markdown_table(table["columns"], table["rows"]),
+        ]
         if table.get("note"):
             parts += ["", table["note"]]
-    return "\n".join(parts) + "\n"
+    return parts
 
 
 def _sentence(text: str) -> str:
@@ -300,6 +346,7 @@ class _State:
         self.architectures: dict[str, Any] = {}
         self.results: dict[str, Any] | None = None
         self.results_source: pathlib.Path | None = None
+        self.gpu: tuple[dict[str, Any], pathlib.Path] | None = None
         self.augmentation = False
 
 
@@ -312,6 +359,8 @@ def on_config(config: Any, **kwargs: Any) -> Any:
     source = results_path()
     _state.results_source = source
     _state.results = load_results(source) if source else None
+    gpu_source = gpu_results_path()
+    _state.gpu = (load_results(gpu_source), gpu_source) if gpu_source else None
     if gallery_available():
         from nnott.cnn.architectures import ARCHITECTURES
 
@@ -342,7 +391,7 @@ def on_files(files: Files, config: Any, **kwargs: Any) -> Files:
         content = architecture_page(name, entry, _state.results)
         files.append(File.generated(config, f"architectures/{name}.md", content=content))
     if _state.results is not None and _state.results_source is not None:
-        content = performance_page(_state.results, _state.results_source)
+        content = performance_page(_state.results, _state.results_source, _state.gpu)
         files.append(File.generated(config, "performance.md", content=content))
     if _state.augmentation:
         for name, png in augmentation_figures().items():
