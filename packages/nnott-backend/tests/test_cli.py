@@ -307,3 +307,21 @@ def test_a_closed_pipe_ends_quietly() -> None:
     assert producer.wait(timeout=60) == 141
     assert first.startswith(b"line 0")
     assert errors == ""
+
+
+def test_hidden_activation_names_broadcast_one_name_and_check_each() -> None:
+    from nnott.cli import hidden_activation_names
+    from nnott.errors import ConfigError
+
+    def check(name: str) -> None:
+        if name not in {"relu", "tanh"}:
+            raise ConfigError(f"unknown activation {name!r}")
+
+    assert hidden_activation_names([8, 4], None, check) == ["relu", "relu"]
+    assert hidden_activation_names([8, 4], ["tanh"], check) == ["tanh", "tanh"]
+    assert hidden_activation_names([8, 4], ["relu", "tanh"], check) == ["relu", "tanh"]
+    assert hidden_activation_names([], None, check) == []
+    with pytest.raises(ConfigError, match="--hidden-sizes has 2 layers but"):
+        hidden_activation_names([8, 4], ["relu", "tanh", "relu"], check)
+    with pytest.raises(ConfigError, match="unknown activation 'swish'"):
+        hidden_activation_names([8], ["swish"], check)

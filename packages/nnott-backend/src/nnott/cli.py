@@ -41,7 +41,7 @@ from typing import Any, NoReturn
 from nnott import backend
 from nnott.backend import device as backend_device
 from nnott.backend.device import ENV_VARIABLE
-from nnott.errors import GpuUnavailableError, NnottError
+from nnott.errors import ConfigError, GpuUnavailableError, NnottError
 
 __all__ = [
     "DEFAULT_OUT_DIR",
@@ -50,6 +50,7 @@ __all__ = [
     "OneLineErrorParser",
     "add_common_arguments",
     "format_table",
+    "hidden_activation_names",
     "int_list",
     "make_parser",
     "non_negative_int",
@@ -173,6 +174,31 @@ class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.default is None or action.default is False or action.default == argparse.SUPPRESS:
             return action.help
         return super()._get_help_string(action)
+
+
+def hidden_activation_names(
+    sizes: Sequence[int],
+    names: Sequence[str] | None,
+    check: Callable[[str], object],
+    default: str = "relu",
+) -> list[str]:
+    """One activation name per hidden layer, as the MLP tiers' ``--hidden-activations`` take it.
+
+    No names means ``default`` everywhere; one name serves every layer; otherwise there must
+    be one per entry of ``--hidden-sizes``. ``check(name)`` is the tier's own lookup, which
+    raises :class:`~nnott.errors.ConfigError` (listing the choices) for an unknown name.
+    """
+    chosen = list(names or [default])
+    if len(chosen) == 1:
+        chosen = chosen * len(sizes)
+    if len(chosen) != len(sizes):
+        raise ConfigError(
+            f"--hidden-sizes has {len(sizes)} layers but --hidden-activations names "
+            f"{len(chosen)}; give one name for all or one per hidden layer"
+        )
+    for name in chosen:
+        check(name)
+    return chosen
 
 
 def make_parser(prog: str, description: str | None = None, **kwargs: Any) -> OneLineErrorParser:

@@ -22,6 +22,7 @@ from nnott.checkpoint import write_json_atomic
 from nnott.cli import (
     add_common_arguments,
     format_table,
+    hidden_activation_names,
     make_parser,
     non_negative_int,
     positive_int,
@@ -180,22 +181,6 @@ def prepare_data(args: argparse.Namespace) -> PreparedData:
     )
 
 
-def _hidden_activations(args: argparse.Namespace) -> list[str]:
-    """One activation name per hidden layer, checked against ``--hidden-sizes``."""
-    sizes = args.hidden_sizes
-    names = args.hidden_activations or ["relu"]
-    if len(names) == 1:
-        names = names * len(sizes)  # one name for every hidden layer, as in nnott-vectorized
-    if len(names) != len(sizes):
-        raise ConfigError(
-            f"--hidden-sizes has {len(sizes)} layers but --hidden-activations names "
-            f"{len(names)}; give one name for all or one per hidden layer"
-        )
-    for name in names:
-        get_activation(name)  # refuses unknown names with the list of choices
-    return names
-
-
 class _BarReporter:
     """Shows a training epoch on a progress bar with the running loss, accuracy and speed."""
 
@@ -275,7 +260,9 @@ def run(argv: list[str] | None = None) -> int:
             "(try nnott-vectorized --gpu)",
             file=sys.stderr,
         )
-    activations = _hidden_activations(args)
+    activations = hidden_activation_names(
+        args.hidden_sizes, args.hidden_activations, get_activation
+    )
     augmentation = augmentation_from_args(args)
     if args.trace and augmentation is not None and augmentation.mixes_labels:
         raise ConfigError("--trace explains hard labels; drop --mixup/--cutmix to trace")

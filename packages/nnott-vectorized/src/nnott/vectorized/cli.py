@@ -15,8 +15,13 @@ import argparse
 import math
 from typing import Any
 
-from nnott.cli import make_parser, positive_int_list, str_list, unit_fraction
-from nnott.errors import ConfigError
+from nnott.cli import (
+    hidden_activation_names,
+    make_parser,
+    positive_int_list,
+    str_list,
+    unit_fraction,
+)
 from nnott.vectorized.activations import ACTIVATIONS, get_activation
 from nnott.vectorized.mlp import mlp
 from nnott.vectorized.training_cli import (
@@ -74,18 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def model_activations(args: argparse.Namespace) -> list[str]:
     """One activation name per hidden layer, checked (raises :class:`ConfigError`)."""
-    sizes = args.hidden_sizes
-    names = args.hidden_activations or ["relu"]
-    if len(names) == 1:
-        names = names * len(sizes)
-    if len(names) != len(sizes):
-        raise ConfigError(
-            f"--hidden-activations names {len(names)} activations but --hidden-sizes has "
-            f"{len(sizes)} layers; give one name for all or one per layer"
-        )
-    for name in names:
-        get_activation(name)  # an unknown name raises ConfigError listing the choices
-    return names
+    return hidden_activation_names(args.hidden_sizes, args.hidden_activations, get_activation)
 
 
 def main(argv: list[str] | None = None) -> int:
