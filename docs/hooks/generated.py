@@ -78,12 +78,9 @@ def gallery_available() -> bool:
 
 def results_path() -> pathlib.Path | None:
     """The benchmark results file the site shows, or None when there is none."""
-    explicit = os.environ.get("NNOTT_BENCH_RESULTS")
+    explicit = _path_from_environment("NNOTT_BENCH_RESULTS")
     if explicit:
-        path = pathlib.Path(explicit)
-        if not path.is_file():
-            raise GeneratedContentError(f"NNOTT_BENCH_RESULTS={explicit} is not a file")
-        return path
+        return explicit
     default = ROOT / "bench-results" / "results.json"
     if default.is_file():
         return default
@@ -94,14 +91,23 @@ def results_path() -> pathlib.Path | None:
 def gpu_results_path() -> pathlib.Path | None:
     """The results of a GPU run (``run.py --device gpu --update-docs``), shown beside the
     CPU ones: ``$NNOTT_BENCH_RESULTS_GPU``, else ``docs/results/benchmarks-gpu.json``."""
-    explicit = os.environ.get("NNOTT_BENCH_RESULTS_GPU")
+    explicit = _path_from_environment("NNOTT_BENCH_RESULTS_GPU")
     if explicit:
-        path = pathlib.Path(explicit)
-        if not path.is_file():
-            raise GeneratedContentError(f"NNOTT_BENCH_RESULTS_GPU={explicit} is not a file")
-        return path
+        return explicit
     committed = ROOT / "docs" / "results" / "benchmarks-gpu.json"
     return committed if committed.is_file() else None
+
+
+def _path_from_environment(variable: str) -> pathlib.Path | None:
+    """The file an environment variable names, None when it is unset; an error when it
+    names no file (a typo should fail the build, not silently drop a page)."""
+    value = os.environ.get(variable)
+    if not value:
+        return None
+    path = pathlib.Path(value)
+    if not path.is_file():
+        raise GeneratedContentError(f"{variable}={value} is not a file")
+    return path
 
 
 def load_results(path: pathlib.Path) -> dict[str, Any]:

@@ -160,9 +160,10 @@ def train_epoch(
     for first in range(0, count, batch_size):
         indices = order[first : first + batch_size]
         batch_inputs: Sequence[Sequence[float]] = [inputs[i] for i in indices]
-        batch_labels: list[int] | list[list[float]] = [labels[i] for i in indices]
+        class_labels = [labels[i] for i in indices]
+        batch_labels: list[int] | list[list[float]] = class_labels
         if augment is not None:
-            batch_inputs, batch_labels = augment(batch_inputs, [labels[i] for i in indices], epoch)
+            batch_inputs, batch_labels = augment(batch_inputs, class_labels, epoch)
 
         # Mini-batch gradient accumulation: sum every sample's gradients, then average.
         grads = Gradients.zeros(network.layer_sizes)
