@@ -160,7 +160,7 @@ def demo(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: throughput of each tier, ratios against PyTorch measured in the same run."""
     install_packages(session, PACKAGES)
-    session.install("torch==2.13.0")
+    session.install("torch==2.13.0", "threadpoolctl>=3.1")
     out = os.environ.get("NNOTT_BENCH_OUT", str(ROOT / "bench-results"))
     session.run("python", str(ROOT / "benchmarks" / "run.py"), "--out", out, *session.posargs)
 

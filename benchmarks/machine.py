@@ -17,8 +17,10 @@ from typing import Any
 import numpy
 
 from nnott.backend import current_device, gpu_unavailable_reason
+from nnott.backend.cpu_threads import cpu_thread_count
 
 __all__ = [
+    "blas_kernels",
     "blas_name",
     "configure_threads",
     "cpu_model",
@@ -88,6 +90,29 @@ def blas_name() -> str:
         return "unknown"
 
 
+def blas_kernels() -> str:
+    """The kernels NumPy's OpenBLAS runs, and whether the environment chose them.
+
+    OpenBLAS picks its kernels for the CPU when it loads, unless ``OPENBLAS_CORETYPE``
+    names them. The difference is large: on the 2-core Zen 5 EPYC where the committed
+    results were measured, whose environment sets ``OPENBLAS_CORETYPE=Haswell``, NumPy's
+    float32 GEMM ran at about 240 GFLOP/s with those AVX2 kernels and about 470 GFLOP/s
+    with the AVX-512 kernels OpenBLAS picks by itself. A reader must know which ran.
+    """
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (install threadpoolctl to see them)"
+    for library in threadpool_info():
+        if library.get("internal_api") == "openblas":
+            kernels = library.get("architecture") or "unknown"
+            forced = os.environ.get("OPENBLAS_CORETYPE")
+            if forced:
+                return f"{kernels} (chosen by the environment: OPENBLAS_CORETYPE={forced})"
+            return f"{kernels} (OpenBLAS's own choice for this CPU)"
+    return "not OpenBLAS"
+
+
 def configure_threads(torch: Any) -> int:
     """Give PyTorch the same number of threads as NumPy's BLAS; return that number."""
     threads = blas_threads()
@@ -132,6 +157,8 @@ def describe_machine(torch: Any, threads: int, why_no_torch: str = "") -> dict[s
         "device": device,
         "python": platform.python_version(),
         "numpy": f"{numpy.__version__} ({blas_name()})",
+        "OpenBLAS kernels": blas_kernels(),
+        "nnott's CPU parts (nnott.backend.cpu_threads)": cpu_thread_count(),
         "torch": torch.__version__ if torch is not None else why_no_torch or NO_TORCH,
         "load average at start (1/5/15 min)": load_average(),
     }

@@ -15,12 +15,15 @@ is then the input itself, without a copy.
 The column matrix is laid out ``(C, kh, kw, N, OH, OW)``: row ``(c, i, j)`` holds, for every
 output pixel, the input value that kernel tap ``(i, j)`` of channel ``c`` sees. It is built
 from a strided window view (``sliding_window_view``, no Python loop) and copied once into
-the contiguous matrix the GEMM needs. That order was 2.5-4x faster than the other layouts
-tried (see ``NOTES-performance.md``), because the GEMM streams over long contiguous rows.
+the contiguous matrix the GEMM needs, on every CPU core: each core copies the columns of
+its share of the images (:func:`nnott.backend.cpu_threads.in_parts`). That order was
+2.5-4x faster than the other layouts tried (see ``NOTES-performance.md``), because the
+GEMM streams over long contiguous rows.
 
 col2im, the way back, adds each kernel tap's slab of column gradients into a zeroed, padded
 input-gradient buffer with one strided slice-addition per tap: ``kh*kw`` vectorized
-additions, never a loop over pixels and never ``add.at`` (about 10x slower).
+additions, never a loop over pixels and never ``add.at`` (about 10x slower). On the CPU,
+each core folds the gradients of its share of the images.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 from nnott.backend import xp
+from nnott.backend.cpu_threads import in_parts
 from nnott.errors import ConfigError
 
 __all__ = [
@@ -114,7 +118,16 @@ def im2col(x: Any, kernel: tuple[int, int], stride: int, padding: int) -> Any:
     padded = pad_channel_major(x, padding)
     windows = xp.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(2, 3))
     windows = windows[:, :, ::stride, ::stride]  # (C, N, OH, OW, kh, kw)
-    return windows.transpose(0, 4, 5, 1, 2, 3).reshape(c * kh * kw, n * out_h * out_w)
+    taps = windows.transpose(0, 4, 5, 1, 2, 3)  # (C, kh, kw, N, OH, OW), still a view
+    if (kh, kw, stride, padding) == (1, 1, 1, 0):
+        return taps.reshape(c, n * out_h * out_w)  # free for a channel-major input
+    cols = xp.empty(taps.shape, dtype=x.dtype)
+
+    def copy_images(part: slice) -> None:
+        xp.copyto(cols[:, :, :, part], taps[:, :, :, part])
+
+    in_parts(copy_images, n, cols.size)
+    return cols.reshape(c * kh * kw, n * out_h * out_w)
 
 
 def col2im(
@@ -138,7 +151,13 @@ def col2im(
     if (kh, kw) == (1, 1) and stride == 1 and padding == 0:
         return cols[:, 0, 0].transpose(1, 0, 2, 3)
     grad = xp.zeros((c, n, h + 2 * padding, w + 2 * padding), dtype=cols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            grad[tap_slice(i, j, out_h, out_w, stride)] += cols[:, i, j]
+
+    def fold_images(part: slice) -> None:
+        grad_part, cols_part = grad[:, part], cols[:, :, :, part]
+        for i in range(kh):
+            for j in range(kw):
+                seen = grad_part[tap_slice(i, j, out_h, out_w, stride)]
+                xp.add(seen, cols_part[:, i, j], out=seen)
+
+    in_parts(fold_images, n, grad.size)
     return unpad(grad, padding).transpose(1, 0, 2, 3)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from nnott.backend import xp
+from nnott.backend.cpu_threads import in_parts
 from nnott.cnn.functional import (
     as_pair,
     conv_output_size,
@@ -159,33 +160,46 @@ class MaxPool2D(_WindowPool):
         )
 
     def _tournament_forward(self, x: Any, out_h: int, out_w: int) -> Any:
-        top_left, top_right, bottom_left, bottom_right = self._quarters(
-            x.transpose(1, 0, 2, 3), out_h, out_w
-        )
-        # ">=": on a tie the earlier pixel (row-major) wins, as in PyTorch
-        left_wins_top = top_left >= top_right
-        left_wins_bottom = bottom_left >= bottom_right
-        top = xp.maximum(top_left, top_right)
-        bottom = xp.maximum(bottom_left, bottom_right)
-        top_wins = top >= bottom
+        quarters = self._quarters(x.transpose(1, 0, 2, 3), out_h, out_w)
+        shape = quarters[0].shape  # (C, N, OH, OW)
+        left_wins_top, left_wins_bottom, top_wins = (xp.empty(shape, dtype=bool) for _ in "abc")
+        best, bottom = xp.empty(shape, dtype=x.dtype), xp.empty(shape, dtype=x.dtype)
+
+        def play(part: slice) -> None:  # the windows of the images in ``part``
+            top_left, top_right, bottom_left, bottom_right = (q[:, part] for q in quarters)
+            # ">=": on a tie the earlier pixel (row-major) wins, as in PyTorch
+            xp.greater_equal(top_left, top_right, out=left_wins_top[:, part])
+            xp.greater_equal(bottom_left, bottom_right, out=left_wins_bottom[:, part])
+            xp.maximum(top_left, top_right, out=best[:, part])
+            xp.maximum(bottom_left, bottom_right, out=bottom[:, part])
+            xp.greater_equal(best[:, part], bottom[:, part], out=top_wins[:, part])
+            xp.maximum(best[:, part], bottom[:, part], out=best[:, part])
+
+        in_parts(play, shape[1], 6 * best.size)
         self._decisions = (left_wins_top, left_wins_bottom, top_wins)
-        return xp.maximum(top, bottom, out=top).transpose(1, 0, 2, 3)
+        return best.transpose(1, 0, 2, 3)
 
     def _tournament_backward(self, grad_output: Any) -> Any:
         assert self._decisions is not None, "backward before forward"
-        left_wins_top, left_wins_bottom, top_wins = self._decisions
+        decisions = self._decisions
         grad_cm = grad_output.transpose(1, 0, 2, 3)
-        _, _, out_h, out_w = grad_cm.shape
+        _, n, out_h, out_w = grad_cm.shape
         grad = self._grad_buffer(grad_output.dtype)
-        top_left, top_right, bottom_left, bottom_right = self._quarters(grad, out_h, out_w)
-        # Each window's gradient follows the decisions down: to the winning half, then to
-        # the winning pixel of that half; the loser's share is the exact difference, 0.
-        to_top = xp.multiply(grad_cm, top_wins)
-        to_bottom = grad_cm - to_top
-        xp.multiply(to_top, left_wins_top, out=top_left)
-        xp.subtract(to_top, top_left, out=top_right)
-        xp.multiply(to_bottom, left_wins_bottom, out=bottom_left)
-        xp.subtract(to_bottom, bottom_left, out=bottom_right)
+        quarters = self._quarters(grad, out_h, out_w)
+
+        def route(part: slice) -> None:  # the gradients of the images in ``part``
+            left_wins_top, left_wins_bottom, top_wins = (d[:, part] for d in decisions)
+            top_left, top_right, bottom_left, bottom_right = (q[:, part] for q in quarters)
+            # Each window's gradient follows the decisions down: to the winning half, then
+            # to the winning pixel of that half; the loser's share is the exact difference, 0.
+            to_top = xp.multiply(grad_cm[:, part], top_wins)
+            to_bottom = grad_cm[:, part] - to_top
+            xp.multiply(to_top, left_wins_top, out=top_left)
+            xp.subtract(to_top, top_left, out=top_right)
+            xp.multiply(to_bottom, left_wins_bottom, out=bottom_left)
+            xp.subtract(to_bottom, bottom_left, out=bottom_right)
+
+        in_parts(route, n, 6 * grad_cm.size)
         return grad.transpose(1, 0, 2, 3)
 
 
