@@ -1,4 +1,5 @@
-"""Work split over the CPU cores (im2col, col2im, 2x2 max pooling) equals one call, bitwise.
+"""Work split over the CPU cores (im2col, col2im, 2x2 max pooling, batch norm) equals one
+call, bitwise.
 
 nnott.backend.cpu_threads runs the big copies and additions of these layers in one part
 per core. Each value is still computed by one part in the same order, so the layer's
@@ -17,6 +18,7 @@ import pytest
 from nnott import backend
 from nnott.backend import cpu_threads, rng, to_cpu, to_device
 from nnott.cnn.conv import Conv2D
+from nnott.cnn.normalization import BatchNorm2D
 from nnott.cnn.pooling import MaxPool2D
 
 # (in, out, kernel, stride, padding, input H x W), batches of 5 images (odd on purpose)
@@ -73,4 +75,24 @@ def test_the_2x2_max_pool_split_over_threads_is_bitwise_one_call(split_everythin
     split = _run(pool, x, grad_output, split_everything)
     whole = _run(pool, x, grad_output, 1)
     for split_array, whole_array in zip(split, whole, strict=True):
+        np.testing.assert_array_equal(split_array, whole_array)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["batch statistics", "running"])
+def test_batch_norm_split_over_threads_is_bitwise_one_call(
+    split_everything: int, training: bool
+) -> None:
+    bn = BatchNorm2D(5).train(training)
+    bn.weight.data[...] = rng().standard_normal(5).astype(np.float32)
+    bn.bias.data[...] = rng().standard_normal(5).astype(np.float32)
+    # channel-major, as a convolution hands it on, and an odd channel count
+    x = rng().standard_normal((5, 3, 4, 6)).astype(np.float32).transpose(1, 0, 2, 3)
+    grad_output = rng().standard_normal((3, 5, 4, 6)).astype(np.float32)
+
+    split = _run(bn, x, grad_output, split_everything)
+    split_buffers = [to_cpu(bn.running_mean), to_cpu(bn.running_var)]
+    bn.running_mean[...], bn.running_var[...] = 0.0, 1.0
+    whole = _run(bn, x, grad_output, 1)
+    whole_buffers = [to_cpu(bn.running_mean), to_cpu(bn.running_var)]
+    for split_array, whole_array in zip(split + split_buffers, whole + whole_buffers, strict=True):
         np.testing.assert_array_equal(split_array, whole_array)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from nnott.backend import xp
+from nnott.backend.cpu_threads import in_parts
 from nnott.errors import ConfigError
 from nnott.vectorized.init import resolve_dtype
 from nnott.vectorized.module import Module, Parameter
@@ -79,6 +80,21 @@ class _ChannelAffine(Module):
         return grad_output * self.weight.data.reshape(1, self.num_features, 1, 1)
 
 
+def channel_rows(x: Any) -> Any:
+    """The ``(N, C, H, W)`` array ``x`` as ``(C, N*H*W)``: one row of values per channel.
+
+    Free (a view) for a channel-major array, which is what every convolution here returns
+    (see :mod:`nnott.cnn.functional`); any other layout is copied once.
+    """
+    return x.transpose(1, 0, 2, 3).reshape(x.shape[1], -1)
+
+
+def from_channel_rows(rows: Any, shape: tuple[int, ...]) -> Any:
+    """The ``(N, C, H, W)`` view of ``(C, N*H*W)`` rows: the inverse of :func:`channel_rows`."""
+    n, c, h, w = shape
+    return rows.reshape(c, n, h, w).transpose(1, 0, 2, 3)
+
+
 class BatchNorm2D(_ChannelAffine):
     """Batch normalization over ``(N, H, W)`` for each channel, with PyTorch's semantics.
 
@@ -87,6 +103,15 @@ class BatchNorm2D(_ChannelAffine):
     *unbiased* batch variance. Evaluation: normalize with the running statistics, a fixed
     per-channel affine map. ``running_mean`` and ``running_var`` are buffers: saved in
     checkpoints, never trained.
+
+    Speed: batch norm touches every activation several times and does little arithmetic,
+    so its cost is the number of passes over memory. It works on the channel rows
+    (:func:`channel_rows`), where every per-channel sum is a reduction along one contiguous
+    row, and it keeps the centred input ``x - mean`` rather than ``x_hat``, so that forward
+    is four passes (mean, centre, variance, scale-and-shift) and backward five. On the
+    CPU the channels are shared out over the cores
+    (:func:`nnott.backend.cpu_threads.in_parts`); each row is still computed by one core,
+    so the results do not depend on the number of cores.
     """
 
     running_mean: Any  # buffers, registered in __init__
@@ -103,19 +128,45 @@ class BatchNorm2D(_ChannelAffine):
         self.register_buffer("running_mean", xp.zeros((num_features,), dtype=dtype))
         self.register_buffer("running_var", xp.ones((num_features,), dtype=dtype))
         self._batch_stats = True
+        self._centered: Any = None  # (C, M) rows of x - batch mean, kept in training
+        self._input_rows: Any = None  # (C, M) rows of x, kept in evaluation
 
     def forward(self, x: Any) -> Any:
         self._check(x)
         self._batch_stats = self.training
+        rows = channel_rows(x)
         if self.training:
-            x_hat, inv_std, mean, var = _normalize(x, (0, 2, 3), self.eps)
-            self._update_running(mean.reshape(-1), var.reshape(-1), x.size // x.shape[1])
+            y = self._batch_forward(rows)
         else:
-            shape = (1, self.num_features, 1, 1)
-            inv_std = 1.0 / xp.sqrt(self.running_var.reshape(shape) + self.eps)
-            x_hat = (x - self.running_mean.reshape(shape)) * inv_std
-        self._x_hat, self._inv_std = x_hat, inv_std
-        return self._affine(x_hat)
+            self._inv_std = 1.0 / xp.sqrt(self.running_var + self.eps)
+            scale = self.weight.data * self._inv_std
+            shift = self.bias.data - self.running_mean * scale
+            y = rows * scale[:, None]
+            y += shift[:, None]
+            self._input_rows = rows
+        return from_channel_rows(y, x.shape)
+
+    def _batch_forward(self, rows: Any) -> Any:
+        """Normalize each channel row with its own mean and biased variance."""
+        channels, count = rows.shape
+        centered = xp.empty_like(rows)
+        y = xp.empty_like(rows)
+        mean = xp.empty(channels, dtype=rows.dtype)
+        var = xp.empty(channels, dtype=rows.dtype)
+
+        def normalize(part: slice) -> None:  # the channels in ``part``
+            mean[part] = rows[part].mean(axis=1)
+            xp.subtract(rows[part], mean[part, None], out=centered[part])
+            var[part] = xp.einsum("cm,cm->c", centered[part], centered[part]) / count
+            inv_std = 1.0 / xp.sqrt(var[part] + self.eps)
+            xp.multiply(centered[part], (self.weight.data[part] * inv_std)[:, None], out=y[part])
+            y[part] += self.bias.data[part, None]
+
+        in_parts(normalize, channels, 4 * rows.size)
+        self._centered = centered
+        self._inv_std = 1.0 / xp.sqrt(var + self.eps)
+        self._update_running(mean, var, count)
+        return y
 
     def _update_running(self, mean: Any, var: Any, count: int) -> None:
         """Move the running statistics towards this batch's, in place (they are buffers)."""
@@ -127,10 +178,45 @@ class BatchNorm2D(_ChannelAffine):
         self.running_var += m * unbiased
 
     def backward(self, grad_output: Any) -> Any:
-        grad_hat = self._affine_backward(grad_output)
-        if not self._batch_stats:  # running statistics are constants: a per-channel scale
-            return grad_hat * self._inv_std
-        return _normalize_backward(grad_hat, self._x_hat, self._inv_std, (0, 2, 3))
+        grad_rows = channel_rows(grad_output)
+        if not self._batch_stats:
+            return from_channel_rows(self._eval_backward(grad_rows), grad_output.shape)
+        return from_channel_rows(self._batch_backward(grad_rows), grad_output.shape)
+
+    def _eval_backward(self, grad_rows: Any) -> Any:
+        """With running statistics the layer is ``y = x * scale + shift`` per channel."""
+        x_hat = (self._input_rows - self.running_mean[:, None]) * self._inv_std[:, None]
+        self.weight.grad += xp.einsum("cm,cm->c", grad_rows, x_hat)
+        self.bias.grad += grad_rows.sum(axis=1)
+        return grad_rows * (self.weight.data * self._inv_std)[:, None]
+
+    def _batch_backward(self, grad_rows: Any) -> Any:
+        """The module docstring's formula, per channel row, with ``x_hat = centered * s``.
+
+        With ``s = inv_std``, ``M`` values per channel, ``db = sum(dy)`` and
+        ``dw = sum(dy * x_hat) = s * sum(dy * centered)``:
+        ``dx = w * s * (dy - db / M - (s * dw / M) * centered)``.
+        """
+        channels, count = grad_rows.shape
+        centered, inv_std, weight = self._centered, self._inv_std, self.weight.data
+        grad_x = xp.empty_like(grad_rows)
+        grad_weight = xp.empty(channels, dtype=grad_rows.dtype)
+        grad_bias = xp.empty(channels, dtype=grad_rows.dtype)
+
+        def through_norm(part: slice) -> None:  # the channels in ``part``
+            dy, s = grad_rows[part], inv_std[part]
+            grad_bias[part] = dy.sum(axis=1)
+            grad_weight[part] = xp.einsum("cm,cm->c", dy, centered[part]) * s
+            correction = s * grad_weight[part] / count
+            xp.multiply(centered[part], correction[:, None], out=grad_x[part])
+            xp.subtract(dy, grad_x[part], out=grad_x[part])
+            grad_x[part] -= (grad_bias[part] / count)[:, None]
+            grad_x[part] *= (weight[part] * s)[:, None]
+
+        in_parts(through_norm, channels, 5 * grad_rows.size)
+        self.weight.grad += grad_weight
+        self.bias.grad += grad_bias
+        return grad_x
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
