@@ -8,7 +8,7 @@ from itertools import product
 import numpy as np
 import pytest
 
-from nnott.backend import rng, seed, to_cpu, to_device
+from nnott.backend import rng, seed, to_cpu, to_device, use_cpu
 from nnott.cnn.conv import Conv2D, DepthwiseConv2D
 from nnott.errors import ConfigError
 from nnott.vectorized.gradcheck import check_gradients
@@ -202,13 +202,21 @@ def test_benchmark_helper_reports_rates_next_to_the_gemm_roof() -> None:
     assert "N1 C2 5x5 K3 3x3" in str(result) and "GEMM roof" in str(result)
 
 
-@pytest.mark.parametrize("name", ["plain", "grouped", "depthwise_strided"])
-def test_output_is_a_free_view_of_channel_major_memory(name: str) -> None:
-    """The documented layout: (N, K, OH, OW) views of (K, N, OH, OW) memory, for both
+@pytest.mark.parametrize("name", ["plain", "grouped", "depthwise_strided", "pointwise"])
+def test_output_is_a_free_view_of_images_last_memory(name: str) -> None:
+    """The documented layout: (N, K, OH, OW) views of (K, OH, OW, N) memory, for both
     paths, so that the next layer (and the backward pass) can use it without a copy."""
     conv, x = _make(name, dtype="float32")
     y = conv(to_device(x))
-    assert y.transpose(1, 0, 2, 3).flags["C_CONTIGUOUS"]
+    assert y.transpose(1, 2, 3, 0).flags["C_CONTIGUOUS"]
     grad_input = conv.backward(y)
-    batch_stride, channel_stride = grad_input.strides[:2]
-    assert channel_stride > batch_stride  # channel-major (a view into the padded buffer)
+    batch, channel, row, column = grad_input.strides
+    assert channel > row > column > batch  # images last (a view into the padded buffer)
+
+
+def test_a_pointwise_convolution_reads_an_images_last_input_without_a_copy() -> None:
+    with use_cpu():  # NumPy arrays, whose memory can be compared
+        conv, x = _make("pointwise", dtype="float32")
+        x_images_last = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+        conv(x_images_last)
+        assert np.shares_memory(conv._cached, x_images_last)

@@ -85,8 +85,8 @@ def test_batch_norm_split_over_threads_is_bitwise_one_call(
     bn = BatchNorm2D(5).train(training)
     bn.weight.data[...] = rng().standard_normal(5).astype(np.float32)
     bn.bias.data[...] = rng().standard_normal(5).astype(np.float32)
-    # channel-major, as a convolution hands it on, and an odd channel count
-    x = rng().standard_normal((5, 3, 4, 6)).astype(np.float32).transpose(1, 0, 2, 3)
+    # images last, as a convolution hands it on, and an odd channel count
+    x = rng().standard_normal((5, 4, 6, 3)).astype(np.float32).transpose(3, 0, 1, 2)
     grad_output = rng().standard_normal((3, 5, 4, 6)).astype(np.float32)
 
     split = _run(bn, x, grad_output, split_everything)

@@ -5,7 +5,7 @@ of a grouped convolution); backward is two more products (weight and column grad
 and a col2im made of ``kh*kw`` strided slice-additions. A depthwise convolution (one filter
 per channel) has products too thin to be worth a GEMM, so it takes its own path: for each
 of the ``kh*kw`` kernel taps, one multiply-accumulate vectorized over ``N, C, OH, OW``.
-See :mod:`nnott.cnn.functional` for the channel-major memory layout both paths share.
+See :mod:`nnott.cnn.functional` for the images-last memory layout both paths share.
 
 Weights follow PyTorch's layout ``(out_channels, in_channels // groups, kh, kw)`` so that
 they can be copied from ``torch.nn.Conv2d`` as they are.
@@ -20,9 +20,11 @@ from nnott.cnn.functional import (
     as_pair,
     col2im,
     conv_output_size,
+    from_chwn,
     im2col,
-    pad_channel_major,
+    pad_chwn,
     tap_slice,
+    to_chwn,
     unpad,
 )
 from nnott.errors import ConfigError
@@ -135,13 +137,13 @@ class Conv2D(Module):
         self._input_shape = tuple(x.shape)
         n, k, out_h, out_w = self.output_shape(x.shape)
         if self.is_depthwise:
-            y_cm = self._depthwise_forward(x, out_h, out_w)
+            y_chwn = self._depthwise_forward(x, out_h, out_w)
         else:
-            y_cm = self._gemm_forward(x).reshape(k, n, out_h, out_w)
-        return y_cm.transpose(1, 0, 2, 3)
+            y_chwn = self._gemm_forward(x).reshape(k, out_h, out_w, n)
+        return from_chwn(y_chwn)
 
     def _gemm_forward(self, x: Any) -> Any:
-        """``W (G, K/G, C/G*kh*kw) @ cols (G, C/G*kh*kw, N*OH*OW)``, as ``(K, N*OH*OW)``."""
+        """``W (G, K/G, C/G*kh*kw) @ cols (G, C/G*kh*kw, OH*OW*N)``, as ``(K, OH*OW*N)``."""
         cols = im2col(x, self.kernel_size, self.stride, self.padding)
         self._cached = cols
         g = self.groups
@@ -155,11 +157,11 @@ class Conv2D(Module):
 
     def _depthwise_forward(self, x: Any, out_h: int, out_w: int) -> Any:
         """Sum over the kernel taps of (input slab seen by the tap) * (that tap's weights)."""
-        padded = pad_channel_major(x, self.padding)
+        padded = pad_chwn(x, self.padding)
         self._cached = padded
         taps = self.weight.data[:, 0]  # (C, kh, kw)
-        c, n = padded.shape[:2]
-        y = xp.zeros((c, n, out_h, out_w), dtype=x.dtype)
+        c, n = padded.shape[0], padded.shape[3]
+        y = xp.zeros((c, out_h, out_w, n), dtype=x.dtype)
         product = xp.empty_like(y)
         kh, kw = self.kernel_size
         for i in range(kh):
@@ -173,21 +175,24 @@ class Conv2D(Module):
 
     # -- backward -----------------------------------------------------------------------
     def backward(self, grad_output: Any) -> Any:
-        grad_cm = grad_output.transpose(1, 0, 2, 3)  # (K, N, OH, OW), free
+        grad_chwn = to_chwn(grad_output)  # (K, OH, OW, N), free
         if self.bias is not None:
-            self.bias.grad += grad_cm.sum(axis=(1, 2, 3))
+            self.bias.grad += grad_chwn.sum(axis=(1, 2, 3))
         if self.is_depthwise:
-            return self._depthwise_backward(grad_cm)
-        return self._gemm_backward(grad_cm)
+            return self._depthwise_backward(grad_chwn)
+        return self._gemm_backward(grad_chwn)
 
-    def _gemm_backward(self, grad_cm: Any) -> Any:
+    def _gemm_backward(self, grad_chwn: Any) -> Any:
         # y = W @ cols  =>  dW = dy @ cols^T  and  dcols = W^T @ dy, then fold dcols (col2im).
         g, k = self.groups, self.out_channels
         cols = self._cached
-        grad_y = grad_cm.reshape(g, k // g, -1)  # free when the gradient is channel-major
+        grad_y = grad_chwn.reshape(g, k // g, -1)  # free when the gradient is images-last
         cols_g = cols.reshape(g, cols.shape[0] // g, cols.shape[1])
         weight_g = self.weight.data.reshape(g, k // g, -1)
-        self.weight.grad += xp.matmul(grad_y, cols_g.transpose(0, 2, 1)).reshape(self.weight.shape)
+        # dW^T = cols @ dy^T holds the same numbers as dy @ cols^T, and OpenBLAS computes it
+        # faster for these shapes (a long sum over pixels into a small matrix)
+        grad_weight = xp.matmul(cols_g, grad_y.transpose(0, 2, 1)).transpose(0, 2, 1)
+        self.weight.grad += grad_weight.reshape(self.weight.shape)
         if not self.needs_input_grad:
             return None
         grad_cols = xp.matmul(weight_g.transpose(0, 2, 1), grad_y)
@@ -199,26 +204,26 @@ class Conv2D(Module):
             self.padding,
         )
 
-    def _depthwise_backward(self, grad_cm: Any) -> Any:
+    def _depthwise_backward(self, grad_chwn: Any) -> Any:
         # Each tap did y += seen * w_tap:  dw_tap = sum(dy * seen),  d(seen) += dy * w_tap.
         padded = self._cached
         taps = self.weight.data[:, 0]
-        _, _, out_h, out_w = grad_cm.shape
+        _, out_h, out_w, _ = grad_chwn.shape
         kh, kw = self.kernel_size
         grad_taps = xp.empty_like(taps)
         grad_padded = xp.zeros_like(padded) if self.needs_input_grad else None
-        product = xp.empty_like(grad_cm)
+        product = xp.empty_like(grad_chwn)
         for i in range(kh):
             for j in range(kw):
                 where = tap_slice(i, j, out_h, out_w, self.stride)
-                grad_taps[:, i, j] = xp.einsum("cnhw,cnhw->c", grad_cm, padded[where])
+                grad_taps[:, i, j] = xp.einsum("chwn,chwn->c", grad_chwn, padded[where])
                 if grad_padded is not None:
-                    xp.multiply(grad_cm, taps[:, i, j, None, None, None], out=product)
+                    xp.multiply(grad_chwn, taps[:, i, j, None, None, None], out=product)
                     grad_padded[where] += product
         self.weight.grad += grad_taps[:, None]
         if grad_padded is None:
             return None
-        return unpad(grad_padded, self.padding).transpose(1, 0, 2, 3)
+        return from_chwn(unpad(grad_padded, self.padding))
 
     def extra_repr(self) -> str:
         kh, kw = self.kernel_size

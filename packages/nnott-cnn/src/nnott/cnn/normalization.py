@@ -19,6 +19,7 @@ from typing import Any
 
 from nnott.backend import xp
 from nnott.backend.cpu_threads import in_parts
+from nnott.cnn.functional import from_chwn, to_chwn
 from nnott.errors import ConfigError
 from nnott.vectorized.init import resolve_dtype
 from nnott.vectorized.module import Module, Parameter
@@ -81,18 +82,18 @@ class _ChannelAffine(Module):
 
 
 def channel_rows(x: Any) -> Any:
-    """The ``(N, C, H, W)`` array ``x`` as ``(C, N*H*W)``: one row of values per channel.
+    """The ``(N, C, H, W)`` array ``x`` as ``(C, H*W*N)``: one row of values per channel.
 
-    Free (a view) for a channel-major array, which is what every convolution here returns
-    (see :mod:`nnott.cnn.functional`); any other layout is copied once.
+    Free (a view) for an array stored images-last, which is what every convolution here
+    returns (see :mod:`nnott.cnn.functional`); any other layout is copied once.
     """
-    return x.transpose(1, 0, 2, 3).reshape(x.shape[1], -1)
+    return to_chwn(x).reshape(x.shape[1], -1)
 
 
 def from_channel_rows(rows: Any, shape: tuple[int, ...]) -> Any:
-    """The ``(N, C, H, W)`` view of ``(C, N*H*W)`` rows: the inverse of :func:`channel_rows`."""
+    """The ``(N, C, H, W)`` view of ``(C, H*W*N)`` rows: the inverse of :func:`channel_rows`."""
     n, c, h, w = shape
-    return rows.reshape(c, n, h, w).transpose(1, 0, 2, 3)
+    return from_chwn(rows.reshape(c, h, w, n))
 
 
 class BatchNorm2D(_ChannelAffine):

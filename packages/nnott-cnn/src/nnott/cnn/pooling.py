@@ -1,6 +1,6 @@
 """Pooling: ``MaxPool2D``, ``AvgPool2D`` and ``GlobalAvgPool2D``.
 
-Window pooling works like convolution without weights, on the same channel-major padded
+Window pooling works like convolution without weights, on the same images-last padded
 buffer (see :mod:`nnott.cnn.functional`). Backward is, as in col2im, one strided
 slice-addition per kernel tap into a zeroed input-gradient buffer: never a loop over pixels,
 never ``add.at``. Max pooling remembers which tap won each window (its argmax) and routes
@@ -16,8 +16,10 @@ from nnott.backend.cpu_threads import in_parts
 from nnott.cnn.functional import (
     as_pair,
     conv_output_size,
-    pad_channel_major,
+    from_chwn,
+    pad_chwn,
     tap_slice,
+    to_chwn,
     unpad,
 )
 from nnott.errors import ConfigError
@@ -65,10 +67,10 @@ class _WindowPool(Module):
         return out_h, out_w
 
     def _grad_buffer(self, dtype: Any) -> Any:
-        """A zeroed channel-major, padded input-gradient buffer."""
+        """A zeroed, padded input-gradient buffer ``(C, Hp, Wp, N)``."""
         n, c, h, w = self._input_shape
         p = self.padding
-        return xp.zeros((c, n, h + 2 * p, w + 2 * p), dtype=dtype)
+        return xp.zeros((c, h + 2 * p, w + 2 * p, n), dtype=dtype)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -121,7 +123,7 @@ class MaxPool2D(_WindowPool):
     def _running_max_forward(self, x: Any, out_h: int, out_w: int) -> Any:
         # kh*kw vectorized comparisons, no copy of the (overlapping) windows.
         kh, kw = self.kernel_size
-        padded = pad_channel_major(x, self.padding, value=-float("inf"))
+        padded = pad_chwn(x, self.padding, value=-float("inf"))
         best = padded[tap_slice(0, 0, out_h, out_w, self.stride)].copy()
         argmax = xp.zeros(best.shape, dtype="int16")  # the winning tap, i*kw + j
         for i in range(kh):
@@ -133,39 +135,39 @@ class MaxPool2D(_WindowPool):
                 xp.copyto(argmax, i * kw + j, where=better)
                 xp.maximum(best, seen, out=best)
         self._argmax = argmax
-        return best.transpose(1, 0, 2, 3)
+        return from_chwn(best)
 
     def _running_max_backward(self, grad_output: Any) -> Any:
-        grad_cm = grad_output.transpose(1, 0, 2, 3)
-        _, _, out_h, out_w = grad_cm.shape
+        grad_chwn = to_chwn(grad_output)
+        _, out_h, out_w, _ = grad_chwn.shape
         kh, kw = self.kernel_size
         grad = self._grad_buffer(grad_output.dtype)
         for i in range(kh):
             for j in range(kw):
                 won = self._argmax == i * kw + j
-                grad[tap_slice(i, j, out_h, out_w, self.stride)] += xp.where(won, grad_cm, 0.0)
-        return unpad(grad, self.padding).transpose(1, 0, 2, 3)
+                grad[tap_slice(i, j, out_h, out_w, self.stride)] += xp.where(won, grad_chwn, 0.0)
+        return from_chwn(unpad(grad, self.padding))
 
     # -- 2x2 windows, stride 2: a tournament --------------------------------------------------
     @staticmethod
-    def _quarters(image_cm: Any, out_h: int, out_w: int) -> tuple[Any, Any, Any, Any]:
+    def _quarters(image_chwn: Any, out_h: int, out_w: int) -> tuple[Any, Any, Any, Any]:
         """The top-left, top-right, bottom-left and bottom-right pixel of every window, as
-        four ``(C, N, OH, OW)`` strided views (an odd last row or column belongs to none)."""
+        four ``(C, OH, OW, N)`` strided views (an odd last row or column belongs to none)."""
         rows, cols = 2 * out_h, 2 * out_w
         return (
-            image_cm[:, :, 0:rows:2, 0:cols:2],
-            image_cm[:, :, 0:rows:2, 1:cols:2],
-            image_cm[:, :, 1:rows:2, 0:cols:2],
-            image_cm[:, :, 1:rows:2, 1:cols:2],
+            image_chwn[:, 0:rows:2, 0:cols:2],
+            image_chwn[:, 0:rows:2, 1:cols:2],
+            image_chwn[:, 1:rows:2, 0:cols:2],
+            image_chwn[:, 1:rows:2, 1:cols:2],
         )
 
     def _tournament_forward(self, x: Any, out_h: int, out_w: int) -> Any:
-        quarters = self._quarters(x.transpose(1, 0, 2, 3), out_h, out_w)
-        shape = quarters[0].shape  # (C, N, OH, OW)
+        quarters = self._quarters(to_chwn(x), out_h, out_w)
+        shape = quarters[0].shape  # (C, OH, OW, N)
         left_wins_top, left_wins_bottom, top_wins = (xp.empty(shape, dtype=bool) for _ in "abc")
         best, bottom = xp.empty(shape, dtype=x.dtype), xp.empty(shape, dtype=x.dtype)
 
-        def play(part: slice) -> None:  # the windows of the images in ``part``
+        def play(part: slice) -> None:  # the windows of the output rows in ``part``
             top_left, top_right, bottom_left, bottom_right = (q[:, part] for q in quarters)
             # ">=": on a tie the earlier pixel (row-major) wins, as in PyTorch
             xp.greater_equal(top_left, top_right, out=left_wins_top[:, part])
@@ -175,32 +177,32 @@ class MaxPool2D(_WindowPool):
             xp.greater_equal(best[:, part], bottom[:, part], out=top_wins[:, part])
             xp.maximum(best[:, part], bottom[:, part], out=best[:, part])
 
-        in_parts(play, shape[1], 6 * best.size)
+        in_parts(play, out_h, 6 * best.size)
         self._decisions = (left_wins_top, left_wins_bottom, top_wins)
-        return best.transpose(1, 0, 2, 3)
+        return from_chwn(best)
 
     def _tournament_backward(self, grad_output: Any) -> Any:
         assert self._decisions is not None, "backward before forward"
         decisions = self._decisions
-        grad_cm = grad_output.transpose(1, 0, 2, 3)
-        _, n, out_h, out_w = grad_cm.shape
+        grad_chwn = to_chwn(grad_output)
+        _, out_h, out_w, _ = grad_chwn.shape
         grad = self._grad_buffer(grad_output.dtype)
         quarters = self._quarters(grad, out_h, out_w)
 
-        def route(part: slice) -> None:  # the gradients of the images in ``part``
+        def route(part: slice) -> None:  # the gradients of the output rows in ``part``
             left_wins_top, left_wins_bottom, top_wins = (d[:, part] for d in decisions)
             top_left, top_right, bottom_left, bottom_right = (q[:, part] for q in quarters)
             # Each window's gradient follows the decisions down: to the winning half, then
             # to the winning pixel of that half; the loser's share is the exact difference, 0.
-            to_top = xp.multiply(grad_cm[:, part], top_wins)
-            to_bottom = grad_cm[:, part] - to_top
+            to_top = xp.multiply(grad_chwn[:, part], top_wins)
+            to_bottom = grad_chwn[:, part] - to_top
             xp.multiply(to_top, left_wins_top, out=top_left)
             xp.subtract(to_top, top_left, out=top_right)
             xp.multiply(to_bottom, left_wins_bottom, out=bottom_left)
             xp.subtract(to_bottom, bottom_left, out=bottom_right)
 
-        in_parts(route, n, 6 * grad_cm.size)
-        return grad.transpose(1, 0, 2, 3)
+        in_parts(route, out_h, 6 * grad_chwn.size)
+        return from_chwn(grad)
 
 
 class AvgPool2D(_WindowPool):
@@ -213,23 +215,24 @@ class AvgPool2D(_WindowPool):
     def forward(self, x: Any) -> Any:
         out_h, out_w = self._geometry(x)
         kh, kw = self.kernel_size
-        padded = pad_channel_major(x, self.padding)
-        total = xp.zeros((padded.shape[0], padded.shape[1], out_h, out_w), dtype=x.dtype)
+        padded = pad_chwn(x, self.padding)
+        c, _, _, n = padded.shape
+        total = xp.zeros((c, out_h, out_w, n), dtype=x.dtype)
         for i in range(kh):
             for j in range(kw):
                 total += padded[tap_slice(i, j, out_h, out_w, self.stride)]
         total *= 1.0 / (kh * kw)
-        return total.transpose(1, 0, 2, 3)
+        return from_chwn(total)
 
     def backward(self, grad_output: Any) -> Any:
         kh, kw = self.kernel_size
-        share = grad_output.transpose(1, 0, 2, 3) * (1.0 / (kh * kw))
-        _, _, out_h, out_w = share.shape
+        share = to_chwn(grad_output) * (1.0 / (kh * kw))
+        _, out_h, out_w, _ = share.shape
         grad = self._grad_buffer(grad_output.dtype)
         for i in range(kh):
             for j in range(kw):
                 grad[tap_slice(i, j, out_h, out_w, self.stride)] += share
-        return unpad(grad, self.padding).transpose(1, 0, 2, 3)
+        return from_chwn(unpad(grad, self.padding))
 
 
 class GlobalAvgPool2D(Module):
@@ -253,7 +256,7 @@ class GlobalAvgPool2D(Module):
     def backward(self, grad_output: Any) -> Any:
         n, c, h, w = self._input_shape
         share = grad_output.reshape(n, c, 1, 1) * (1.0 / (h * w))
-        grad = xp.empty((c, n, h, w), dtype=grad_output.dtype).transpose(1, 0, 2, 3)
+        grad = from_chwn(xp.empty((c, h, w, n), dtype=grad_output.dtype))
         grad[...] = share  # every pixel gets an equal share of its channel's gradient
         return grad
 
