@@ -220,3 +220,34 @@ def test_a_pointwise_convolution_reads_an_images_last_input_without_a_copy() -> 
         x_images_last = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
         conv(x_images_last)
         assert np.shares_memory(conv._cached, x_images_last)
+
+
+@pytest.mark.parametrize("name", ["plain", "strided_padded", "grouped"])
+def test_a_second_forward_refills_the_columns_and_backward_follows_it(name: str) -> None:
+    with use_cpu():  # NumPy arrays, whose memory can be compared
+        conv, first = _make(name)
+        second = rng().standard_normal(first.shape)
+        conv(first)
+        columns = conv._cached
+        y = conv(second)
+        assert np.shares_memory(conv._cached, columns)  # the same buffer, filled again
+        expected = naive_conv2d(
+            second,
+            conv.weight.data,
+            None if conv.bias is None else conv.bias.data,
+            conv.stride,
+            conv.padding,
+            conv.groups,
+        )
+        np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
+        check_gradients(conv, second)  # backward uses the refilled columns
+
+
+def test_a_pointwise_convolution_never_writes_into_its_input() -> None:
+    with use_cpu():
+        conv, x = _make("pointwise")
+        first = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+        kept = first.copy()
+        conv(first)
+        conv(np.ascontiguousarray(-x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2))
+        np.testing.assert_array_equal(first, kept)

@@ -22,6 +22,7 @@ from nnott.cnn.functional import (
     conv_output_size,
     from_chwn,
     im2col,
+    im2col_copies,
     pad_chwn,
     tap_slice,
     to_chwn,
@@ -144,7 +145,12 @@ class Conv2D(Module):
 
     def _gemm_forward(self, x: Any) -> Any:
         """``W (G, K/G, C/G*kh*kw) @ cols (G, C/G*kh*kw, OH*OW*N)``, as ``(K, OH*OW*N)``."""
-        cols = im2col(x, self.kernel_size, self.stride, self.padding)
+        # The last call's columns are refilled rather than allocated anew: they are kept for
+        # backward anyway, and fresh pages cost the OS a zeroing pass (see im2col). Only a
+        # copy is refilled, never the input itself that a 1x1 convolution's columns are.
+        copied = im2col_copies(self.kernel_size, self.stride, self.padding)
+        refill = self._cached if copied else None
+        cols = im2col(x, self.kernel_size, self.stride, self.padding, out=refill)
         self._cached = cols
         g = self.groups
         y = xp.matmul(

@@ -47,6 +47,7 @@ __all__ = [
     "conv_output_size",
     "from_chwn",
     "im2col",
+    "im2col_copies",
     "pad_chwn",
     "tap_slice",
     "to_chwn",
@@ -124,12 +125,23 @@ def tap_slice(i: int, j: int, out_h: int, out_w: int, stride: int) -> tuple[Any,
     return (slice(None), rows, cols)
 
 
-def im2col(x: Any, kernel: tuple[int, int], stride: int, padding: int) -> Any:
+def im2col_copies(kernel: tuple[int, int], stride: int, padding: int) -> bool:
+    """Whether :func:`im2col` copies: all but a 1x1, stride-1, unpadded kernel's columns,
+    which are the (images-last) input itself."""
+    return (*kernel, stride, padding) != (1, 1, 1, 0)
+
+
+def im2col(x: Any, kernel: tuple[int, int], stride: int, padding: int, out: Any = None) -> Any:
     """Unfold ``x`` (N, C, H, W) into the column matrix ``(C*kh*kw, OH*OW*N)``.
 
     Row ``c*kh*kw + i*kw + j`` holds what kernel tap ``(i, j)`` of channel ``c`` sees at each
     output pixel, pixels ordered ``(oh, ow, n)``. One copy of the input (times the taps per
     pixel) is made; for a 1x1 kernel with stride 1 over an input stored images-last, none.
+
+    ``out``: a column matrix from an earlier call to fill again when it has the right shape
+    and dtype. Fresh memory is not free: the operating system zeroes every new page the
+    first time it is touched, which cost about as much as the copy itself for ResNet18's
+    115 MB column matrices, every step (see ``Conv2D``).
     """
     kh, kw = kernel
     n, c, h, w = x.shape
@@ -139,15 +151,19 @@ def im2col(x: Any, kernel: tuple[int, int], stride: int, padding: int) -> Any:
     windows = xp.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(1, 2))
     windows = windows[:, ::stride, ::stride]  # (C, OH, OW, N, kh, kw)
     taps = windows.transpose(0, 4, 5, 1, 2, 3)  # (C, kh, kw, OH, OW, N), still a view
-    if (kh, kw, stride, padding) == (1, 1, 1, 0):
+    if not im2col_copies(kernel, stride, padding):
         return taps.reshape(c, out_h * out_w * n)  # free for an input stored images-last
-    cols = xp.empty(taps.shape, dtype=x.dtype)
+    rows, columns = c * kh * kw, out_h * out_w * n
+    if out is not None and out.shape == (rows, columns) and out.dtype == x.dtype:
+        cols = out.reshape(taps.shape)
+    else:
+        cols = xp.empty(taps.shape, dtype=x.dtype)
 
     def copy_rows(part: slice) -> None:  # the columns of the output rows in ``part``
         xp.copyto(cols[:, :, :, part], taps[:, :, :, part])
 
     in_parts(copy_rows, out_h, cols.size)
-    return cols.reshape(c * kh * kw, out_h * out_w * n)
+    return cols.reshape(rows, columns)
 
 
 def col2im(
