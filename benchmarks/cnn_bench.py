@@ -32,6 +32,7 @@ from nnott.backend import rng, seed, to_device, xp
 from nnott.cnn.architectures import get_architecture
 from nnott.cnn.bench_layers import gemm_roof_gflops
 from nnott.cnn.conv import Conv2D
+from nnott.cnn.functional import images_last
 
 __all__ = ["bench_conv_layers", "bench_memory", "bench_networks", "conv_flops"]
 
@@ -158,8 +159,9 @@ def distinct_convolutions(model: Any, batch_size: int = BATCH) -> list[ConvUse]:
 def time_convolution(use: ConvUse, repeats: int) -> tuple[float, float]:
     """Median forward and backward seconds of one convolution on a random input."""
     layer = use.layer
-    x = to_device(rng().standard_normal(use.input_shape), dtype="float32")
-    grad = xp.ones(layer.output_shape(use.input_shape), dtype=x.dtype)
+    # laid out as the layers hand arrays on inside a network (images last)
+    x = images_last(to_device(rng().standard_normal(use.input_shape), dtype="float32"))
+    grad = images_last(xp.ones(layer.output_shape(use.input_shape), dtype=x.dtype))
     forward = median_seconds(lambda: layer.forward(x), repeats=repeats)
     backward = median_seconds(lambda: layer.backward(grad), repeats=repeats)
     layer.zero_grad()

@@ -22,6 +22,7 @@ from typing import Any
 
 from nnott.backend import Timer, current_device, rng, to_device, xp
 from nnott.cnn.conv import Conv2D
+from nnott.cnn.functional import images_last
 from nnott.vectorized.module import Module
 
 __all__ = [
@@ -61,7 +62,7 @@ def time_forward_backward(
     The gradient fed back is ones, so the backward pass does its full work.
     """
     y = module.forward(x)
-    grad = xp.ones(y.shape, dtype=y.dtype)
+    grad = images_last(xp.ones(y.shape, dtype=y.dtype))
     forward = best_time(lambda: module.forward(x), repeats, warmup)
     # backward reuses what the last forward pass cached; gradients pile up, then are reset
     backward = best_time(lambda: module.backward(grad), repeats, warmup)
@@ -113,7 +114,8 @@ def conv2d_benchmark(
     additions and the bias are not counted.
     """
     conv = Conv2D(in_channels, out_channels, kernel_size, stride, padding, groups)
-    x = to_device(rng().standard_normal((batch, in_channels, size, size)), dtype="float32")
+    images = rng().standard_normal((batch, in_channels, size, size))
+    x = images_last(to_device(images, dtype="float32"))  # as a layer inside a network sees it
     n, k, out_h, out_w = conv.output_shape(x.shape)
     flops = 2.0 * n * k * out_h * out_w * (in_channels // groups) * kernel_size**2
     forward, backward = time_forward_backward(conv, x, repeats)

@@ -48,6 +48,7 @@ __all__ = [
     "from_chwn",
     "im2col",
     "im2col_copies",
+    "images_last",
     "pad_chwn",
     "tap_slice",
     "to_chwn",
@@ -90,6 +91,12 @@ def to_chwn(x: Any) -> Any:
 def from_chwn(x_chwn: Any) -> Any:
     """The ``(N, C, H, W)`` view of a ``(C, H, W, N)`` array: the inverse of :func:`to_chwn`."""
     return x_chwn.transpose(3, 0, 1, 2)
+
+
+def images_last(x: Any) -> Any:
+    """``x`` (N, C, H, W) stored images-last, as the layers hand arrays on: a copy unless it
+    already is. For benchmarks and tests that feed a layer what a network would."""
+    return from_chwn(xp.ascontiguousarray(to_chwn(x)))
 
 
 def pad_chwn(x: Any, padding: int, value: float = 0.0) -> Any:
