@@ -107,23 +107,6 @@ def set_thread_environment(threads: int) -> None:
         os.environ[variable] = str(threads)
 
 
-def calm_idle_threads() -> None:
-    """Make idle BLAS and OpenMP threads sleep instead of spinning (before NumPy and torch
-    are imported).
-
-    PyTorch's OpenMP workers and OpenBLAS's threads both busy-wait for a while after each
-    parallel region. With nnott and PyTorch timed back to back on the same cores, the side
-    just timed would then steal the cores from the side being timed: measured on 2 cores,
-    a float32 GEMM right after a PyTorch step ran at 57 % of its speed, and a PyTorch step
-    right after a GEMM took 1.8x as long. Neither library's own speed changes with this.
-    A value the caller already set is kept.
-    """
-    if "numpy" in sys.modules or "torch" in sys.modules:
-        raise RuntimeError("idle-thread settings must be applied before NumPy is imported")
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # PyTorch's OpenMP workers
-    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")  # spin 2**4 cycles, then sleep
-
-
 def run_sections(
     report: Any, args: argparse.Namespace, settings: Any, torch: Any, why_no_torch: str
 ) -> None:
@@ -172,7 +155,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.threads is not None:
         set_thread_environment(args.threads)
-    calm_idle_threads()
     import machine
     from report import Report
     from settings import FULL, QUICK

@@ -8,7 +8,10 @@ Rules every number in the benchmark follows:
   PyTorch with :class:`TorchTimer`, which does the same with ``torch.cuda.synchronize``;
 - a contestant and its reference are timed **interleaved** (A B B A ...), so a burst of
   load from another process on a shared machine hits both rather than one, and a ratio
-  is the median of the ratios of the pairs (:func:`paired_ratio`).
+  is the median of the ratios of the pairs (:func:`paired_ratio`);
+- both libraries run with their own default thread settings, and every timed run starts
+  after a pause of :data:`SETTLE_SECONDS`, so that the idle threads of the side timed
+  before it have stopped spinning (see :func:`compare_throughput`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any, Protocol
 from nnott.backend import Timer
 
 __all__ = [
+    "SETTLE_SECONDS",
     "Contestant",
     "Throughput",
     "TorchTimer",
@@ -29,6 +33,12 @@ __all__ = [
     "median_seconds",
     "paired_ratio",
 ]
+
+
+# After a parallel region, OpenBLAS's idle threads spin for about 2**28 cycles (0.1 s at
+# 2-3 GHz) and PyTorch's OpenMP workers for a shorter while before they sleep. Spinning
+# threads of the side just timed would take cores from the side timed next.
+SETTLE_SECONDS = 0.3
 
 
 class ElapsedTimer(Protocol):
@@ -97,6 +107,8 @@ def compare_throughput(
     steps: int,
     repeats: int,
     warmup: int,
+    settle_seconds: float = SETTLE_SECONDS,
+    rewarm: int = 1,
 ) -> dict[str, Throughput]:
     """Time ``steps`` training steps per repeat for every contestant, interleaved.
 
@@ -104,6 +116,17 @@ def compare_throughput(
     runs ``steps`` timed steps (or its own ``steps``), the order alternating between
     repeats (A B, then B A) so that neither side always runs first. Returns the throughput
     of each, by name.
+
+    Every timed run starts ``settle_seconds`` after the previous one ended: long enough
+    for the idle threads of the library timed before to fall asleep, so that neither side
+    runs with the other's threads spinning on its cores. By then this side's own threads
+    sleep too, so ``rewarm`` untimed steps wake them (and refill the caches) first.
+
+    The alternative, telling both libraries' threads to sleep at once
+    (``OMP_WAIT_POLICY=PASSIVE``, ``OPENBLAS_THREAD_TIMEOUT=4``), is not neutral: on a
+    2-core VM it made PyTorch's LeNet step 1.5-1.7x and nnott's 1.4x slower, because every
+    parallel region then has to wake its threads, so it measured neither library as its
+    users run it.
     """
     names = list(contestants)
     step_index = dict.fromkeys(names, 0)
@@ -121,6 +144,8 @@ def compare_throughput(
     for repeat in range(repeats):
         for name in names if repeat % 2 == 0 else reversed(names):
             contestant, timer = contestants[name], contestants[name].timer()
+            time.sleep(settle_seconds)
+            run_steps(name, rewarm)
             with timer:
                 run_steps(name, counts[name])
             samples = contestant.samples_per_step * counts[name]

@@ -103,7 +103,9 @@ def test_compare_throughput_interleaves_and_counts_steps() -> None:
         "a": Contestant(lambda i: calls.append("a"), samples_per_step=4),
         "b": Contestant(lambda i: calls.append("b"), samples_per_step=2, steps=3),
     }
-    results = compare_throughput(contestants, steps=5, repeats=3, warmup=2)
+    results = compare_throughput(
+        contestants, steps=5, repeats=3, warmup=2, settle_seconds=0, rewarm=0
+    )
     assert calls.count("a") == 2 + 3 * 5 and calls.count("b") == 2 + 3 * 3
     timed = calls[4:]  # after the warm-ups: a-block, b-block, then reversed, then again
     blocks = [timed[:5], timed[5:8], timed[8:11], timed[11:16]]
@@ -113,6 +115,27 @@ def test_compare_throughput_interleaves_and_counts_steps() -> None:
     assert results["a"].samples_per_s == sorted(results["a"].runs)[1]
     ratios = sorted(x / y for x, y in zip(results["a"].runs, results["b"].runs, strict=True))
     assert paired_ratio(results["a"], results["b"]) == ratios[1]
+
+
+def test_every_timed_run_follows_a_pause_and_a_rewarm_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import timing
+
+    events: list[object] = []
+    monkeypatch.setattr(timing.time, "sleep", lambda seconds: events.append(seconds))
+    contestants = {
+        name: timing.Contestant(lambda i, name=name: events.append(name), samples_per_step=1)
+        for name in ("a", "b")
+    }
+    results = timing.compare_throughput(
+        contestants, steps=2, repeats=2, warmup=1, settle_seconds=0.25, rewarm=1
+    )
+    after_warmup = events[2:]  # one untimed warm-up step each, then pause, re-warm, 2 timed
+    a_run, b_run = [0.25, "a", "a", "a"], [0.25, "b", "b", "b"]
+    assert after_warmup == a_run + b_run + b_run + a_run
+    assert results["a"].steps_per_run == 2  # the re-warm step is not counted
+    assert timing.SETTLE_SECONDS >= 0.2  # OpenBLAS's idle threads spin for about 0.1 s
 
 
 # ------------------------------------------------------------------------ convolutions
