@@ -1,7 +1,7 @@
 """nnott's benchmark: throughput of each tier against PyTorch, convolution rates, memory
 and accuracy, measured in one process run. ``nox -s bench`` runs it::
 
-    python benchmarks/run.py --out bench-results            # the full run (~16 min, 2 cores)
+    python benchmarks/run.py --out bench-results            # the full run (16-48 min, 2 cores)
     python benchmarks/run.py --out bench-results --quick    # about a minute, no accuracy
     python benchmarks/run.py --out DIR --only mlp,conv      # some sections only
     python benchmarks/run.py --out DIR --profile resnet18   # per-layer timing table

@@ -1,7 +1,8 @@
 """How long each benchmark runs: the full run and the ``--quick`` one.
 
-The full run takes about 16 minutes on a 2-core machine (most of it the accuracy and
-gallery runs), ``--quick`` about a minute (fewer repeats and steps, no accuracy runs).
+The full run took 16 and 48 minutes on the two 2-core machines it was measured on (most
+of it the accuracy and gallery runs, which train every architecture), ``--quick`` about a
+minute (fewer repeats and steps, no accuracy runs).
 """
 
 from __future__ import annotations
