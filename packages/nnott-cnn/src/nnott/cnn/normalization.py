@@ -109,7 +109,7 @@ class BatchNorm2D(_ChannelAffine):
     so its cost is the number of passes over memory. It works on the channel rows
     (:func:`channel_rows`), where every per-channel sum is a reduction along one contiguous
     row, and it keeps the centred input ``x - mean`` rather than ``x_hat``, so that forward
-    is four passes (mean, centre, variance, scale-and-shift) and backward five. On the
+    makes five passes (mean, centre, variance, scale, shift) and backward six. On the
     CPU the channels are shared out over the cores
     (:func:`nnott.backend.cpu_threads.in_parts`); each row is still computed by one core,
     so the results do not depend on the number of cores.
@@ -152,20 +152,19 @@ class BatchNorm2D(_ChannelAffine):
         channels, count = rows.shape
         centered = xp.empty_like(rows)
         y = xp.empty_like(rows)
-        mean = xp.empty(channels, dtype=rows.dtype)
-        var = xp.empty(channels, dtype=rows.dtype)
+        mean, var, inv_std = (xp.empty(channels, dtype=rows.dtype) for _ in range(3))
 
         def normalize(part: slice) -> None:  # the channels in ``part``
             mean[part] = rows[part].mean(axis=1)
             xp.subtract(rows[part], mean[part, None], out=centered[part])
             var[part] = xp.einsum("cm,cm->c", centered[part], centered[part]) / count
-            inv_std = 1.0 / xp.sqrt(var[part] + self.eps)
-            xp.multiply(centered[part], (self.weight.data[part] * inv_std)[:, None], out=y[part])
+            inv_std[part] = 1.0 / xp.sqrt(var[part] + self.eps)
+            scale = self.weight.data[part] * inv_std[part]
+            xp.multiply(centered[part], scale[:, None], out=y[part])
             y[part] += self.bias.data[part, None]
 
-        in_parts(normalize, channels, 4 * rows.size)
-        self._centered = centered
-        self._inv_std = 1.0 / xp.sqrt(var + self.eps)
+        in_parts(normalize, channels, 5 * rows.size)
+        self._centered, self._inv_std = centered, inv_std
         self._update_running(mean, var, count)
         return y
 
