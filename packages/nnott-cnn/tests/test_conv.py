@@ -10,6 +10,7 @@ import pytest
 
 from nnott.backend import rng, seed, to_cpu, to_device, use_cpu
 from nnott.cnn.conv import Conv2D, DepthwiseConv2D
+from nnott.cnn.functional import images_last
 from nnott.errors import ConfigError
 from nnott.vectorized.gradcheck import check_gradients
 
@@ -217,7 +218,7 @@ def test_output_is_a_free_view_of_images_last_memory(name: str) -> None:
 def test_a_pointwise_convolution_reads_an_images_last_input_without_a_copy() -> None:
     with use_cpu():  # NumPy arrays, whose memory can be compared
         conv, x = _make("pointwise", dtype="float32")
-        x_images_last = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+        x_images_last = images_last(x)
         conv(x_images_last)
         assert np.shares_memory(conv._cached, x_images_last)
 
@@ -246,8 +247,8 @@ def test_a_second_forward_refills_the_columns_and_backward_follows_it(name: str)
 def test_a_pointwise_convolution_never_writes_into_its_input() -> None:
     with use_cpu():
         conv, x = _make("pointwise")
-        first = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+        first = images_last(x)
         kept = first.copy()
         conv(first)
-        conv(np.ascontiguousarray(-x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2))
+        conv(images_last(-x))
         np.testing.assert_array_equal(first, kept)
