@@ -2,9 +2,10 @@
 
 Forward is im2col plus one matrix product per layer (one batched product over the groups
 of a grouped convolution); backward is two more products (weight and column gradients)
-and a col2im made of ``kh*kw`` strided slice-additions. A depthwise convolution (one filter
-per channel) has products too thin to be worth a GEMM, so it takes its own path: for each
-of the ``kh*kw`` kernel taps, one multiply-accumulate vectorized over ``N, C, OH, OW``.
+and a col2im made of ``kh*kw`` strided slice-additions (a first layer's weight gradient is
+summed in pieces, see :mod:`nnott.cnn.products`). A depthwise convolution (one filter per
+channel) has products too thin to be worth a GEMM, so it takes its own path: for each of
+the ``kh*kw`` kernel taps, one multiply-accumulate vectorized over ``N, C, OH, OW``.
 See :mod:`nnott.cnn.functional` for the images-last memory layout both paths share.
 
 Weights follow PyTorch's layout ``(out_channels, in_channels // groups, kh, kw)`` so that
@@ -28,6 +29,7 @@ from nnott.cnn.functional import (
     to_chwn,
     unpad,
 )
+from nnott.cnn.products import weight_gradient
 from nnott.errors import ConfigError
 from nnott.vectorized.init import initial_weight, zeros
 from nnott.vectorized.module import Module, Parameter
@@ -195,9 +197,7 @@ class Conv2D(Module):
         grad_y = grad_chwn.reshape(g, k // g, -1)  # free when the gradient is images-last
         cols_g = cols.reshape(g, cols.shape[0] // g, cols.shape[1])
         weight_g = self.weight.data.reshape(g, k // g, -1)
-        # dW^T = cols @ dy^T holds the same numbers as dy @ cols^T, and OpenBLAS computes it
-        # faster for these shapes (a long sum over pixels into a small matrix)
-        grad_weight = xp.matmul(cols_g, grad_y.transpose(0, 2, 1)).transpose(0, 2, 1)
+        grad_weight = weight_gradient(cols_g, grad_y)  # dy @ cols^T, see nnott.cnn.products
         self.weight.grad += grad_weight.reshape(self.weight.shape)
         if not self.needs_input_grad:
             return None
