@@ -7,8 +7,9 @@ roof, and the memory of one ResNet18 training step.
    at least 0.5x of PyTorch with cuDNN.
 2. **Convolution layers** -- every distinct convolution of ResNet18 and LeNet (its shape
    as the network sees it at batch 64), forward and backward GFLOP/s as a share of the
-   float32 GEMM roof of the same device (:func:`nnott.cnn.bench_layers.gemm_roof_gflops`).
-   Target: at least 50 % for the large layers (at least 0.5 GFLOP per forward pass).
+   float32 GEMM roof of the same device (:func:`gemm_roof_gflops`), each side the median
+   of the same number of calls. Target: at least 50 % for the large layers (at least
+   0.5 GFLOP per forward pass).
 3. **Memory** -- the peak of one ResNet18 training step: NumPy allocations traced with
    ``tracemalloc`` on the CPU, CuPy's memory pool on the GPU (PyTorch's
    ``max_memory_allocated`` beside it).
@@ -30,11 +31,16 @@ from twin import torch_twin
 
 from nnott.backend import rng, seed, to_device, xp
 from nnott.cnn.architectures import get_architecture
-from nnott.cnn.bench_layers import gemm_roof_gflops
 from nnott.cnn.conv import Conv2D
 from nnott.cnn.functional import images_last
 
-__all__ = ["bench_conv_layers", "bench_memory", "bench_networks", "conv_flops"]
+__all__ = [
+    "bench_conv_layers",
+    "bench_memory",
+    "bench_networks",
+    "conv_flops",
+    "gemm_roof_gflops",
+]
 
 BATCH = 64
 IMAGE = (1, 28, 28)
@@ -168,9 +174,22 @@ def time_convolution(use: ConvUse, repeats: int) -> tuple[float, float]:
     return forward, backward
 
 
+def gemm_roof_gflops(size: int, repeats: int) -> float:
+    """GFLOP/s of a float32 ``size``-cubed matrix product, the median of ``repeats`` calls.
+
+    The same statistic as the layer times it divides: with the best call for the roof and
+    the median for the layers, every disturbance on a shared machine would lower the
+    layers' shares alone.
+    """
+    a = to_device(rng().standard_normal((size, size)), dtype="float32")
+    b = to_device(rng().standard_normal((size, size)), dtype="float32")
+    seconds = median_seconds(lambda: xp.matmul(a, b), repeats=repeats)
+    return 2.0 * size**3 / seconds / 1e9
+
+
 def bench_conv_layers(report: Report, settings: Settings, device: str) -> None:
     """Each distinct convolution of resnet18 and lenet as a share of the GEMM roof."""
-    roof = gemm_roof_gflops(settings.roof_size)
+    roof = gemm_roof_gflops(settings.roof_size, settings.layer_repeats)
     table = Table(
         f"Convolution layers against the float32 GEMM roof ({device}, batch {BATCH})",
         [
@@ -186,9 +205,9 @@ def bench_conv_layers(report: Report, settings: Settings, device: str) -> None:
             "backward % of roof",
         ],
         note=(
-            f"GEMM roof: {roof:.1f} GFLOP/s, the best of 3 float32 {settings.roof_size}^3 "
-            "matrix products through the same xp (nnott.cnn.bench_layers). Layer times are "
-            f"medians of {settings.layer_repeats} calls; a forward pass is 2 FLOPs per "
+            f"GEMM roof: {roof:.1f} GFLOP/s, the median of {settings.layer_repeats} float32 "
+            f"{settings.roof_size}^3 matrix products through the same xp. Layer times are "
+            f"medians of {settings.layer_repeats} calls too; a forward pass is 2 FLOPs per "
             "multiply-add, the backward pass twice that. Large layers (target >= "
             f"{LAYER_SHARE_TARGET:.0f} % of the roof) do at least {LARGE_LAYER_GFLOP} GFLOP "
             "per forward pass."

@@ -141,6 +141,33 @@ def test_every_timed_run_follows_a_pause_and_a_rewarm_step(
 # ------------------------------------------------------------------------ convolutions
 
 
+def test_the_roof_is_the_median_of_as_many_calls_as_each_layer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import cnn_bench
+    from report import Report
+    from settings import QUICK
+
+    repeats_asked: list[int] = []
+
+    def fake_median(run: object, *, repeats: int) -> float:
+        repeats_asked.append(repeats)
+        return 0.5  # seconds, without running anything
+
+    monkeypatch.setattr(cnn_bench, "median_seconds", fake_median)
+    assert cnn_bench.gemm_roof_gflops(100, repeats=7) == pytest.approx(2e6 / 0.5 / 1e9)
+    assert repeats_asked == [7]
+    repeats_asked.clear()
+    report = Report({}, "test")
+    cnn_bench.bench_conv_layers(report, QUICK, "cpu")
+    # the roof, then a forward and a backward median per layer, all over the same calls
+    layers = report.details["conv_layers"]["layers"]
+    assert len(repeats_asked) == 1 + 2 * len(layers)
+    assert set(repeats_asked) == {QUICK.layer_repeats}
+    roof = report.details["conv_layers"]["roof_gflops"]
+    assert roof == pytest.approx(2.0 * QUICK.roof_size**3 / 0.5 / 1e9)
+
+
 @pytest.mark.parametrize("name", ["lenet", "resnet18"])
 def test_convolutions_and_flops_agree_with_the_summary(name: str) -> None:
     from cnn_bench import conv_flops, distinct_convolutions

@@ -13,8 +13,10 @@ small-matrix kernels, which skip the packing (OpenBLAS takes them for products o
 10^6 multiply-adds): 0.42 ms for LeNet's layer, 0.70 instead of 1.19 ms for a 32-filter
 3x3 first layer, 1.32 instead of 2.20 ms for ResNet18's. Pieces only pay while they stay
 long: once a piece would cover fewer than :data:`MIN_PIECE_PIXELS` pixels (a weight of
-more than about a thousand values) the whole product is faster, and so it is for every
-layer after the first in the architectures here. On the GPU, cuBLAS gets the whole product.
+more than about a thousand values) the whole product is faster. At batch 64, the layers
+summed in pieces are each architecture's first convolution of 1-channel images (and of
+3-channel ones for the baseline, LeNet and EfficientNet-Lite0) and EfficientNet-Lite0's
+first 1x1 projection (32 to 16 channels). On the GPU, cuBLAS gets the whole product.
 
 Summing in pieces also rounds no worse than one long sum: each piece's sum is short, and
 there are few pieces.
