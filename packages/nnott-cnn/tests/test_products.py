@@ -38,9 +38,9 @@ def test_weight_gradient_in_pieces_equals_one_product(
     monkeypatch.setattr(products, "PIECE_MULTIPLY_ADDS", 4 * 3 * 700)  # pieces of 700 pixels
     monkeypatch.setattr(products, "MIN_PIECE_PIXELS", 1)
     rows, filters, pixels = 4, 3, 2900  # the last piece is shorter
-    cols = to_device(rng().standard_normal((groups, rows, pixels)), dtype="float64")
-    grad_y = to_device(rng().standard_normal((groups, filters, pixels)), dtype="float64")
-    with backend.use_cpu():
+    with backend.use_cpu():  # pieces are a CPU path, whatever device the suite runs on
+        cols = to_device(rng().standard_normal((groups, rows, pixels)), dtype="float64")
+        grad_y = to_device(rng().standard_normal((groups, filters, pixels)), dtype="float64")
         assert products.pixel_piece_length(rows, filters, pixels) == 700
         pieces = to_cpu(products.weight_gradient(cols, grad_y))
     whole = np.matmul(to_cpu(grad_y), to_cpu(cols).transpose(0, 2, 1))
