@@ -7,9 +7,9 @@ roof, and the memory of one ResNet18 training step.
    at least 0.5x of PyTorch with cuDNN.
 2. **Convolution layers** -- every distinct convolution of ResNet18 and LeNet (its shape
    as the network sees it at batch 64), forward and backward GFLOP/s as a share of the
-   float32 GEMM roof of the same device (:func:`gemm_roof_gflops`), each side the median
-   of the same number of calls. Target: at least 50 % for the large layers (at least
-   0.5 GFLOP per forward pass).
+   float32 GEMM roof of the same device (:func:`nnott.cnn.bench_layers.gemm_roof_gflops`),
+   each side the median of the same number of calls (:func:`layer_median`). Target: at
+   least 50 % for the large layers (at least 0.5 GFLOP per forward pass).
 3. **Memory** -- the peak of one ResNet18 training step: NumPy allocations traced with
    ``tracemalloc`` on the CPU, CuPy's memory pool on the GPU (PyTorch's
    ``max_memory_allocated`` beside it).
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import tracemalloc
+from collections.abc import Callable
 from typing import Any
 
 from machine import NO_TORCH
@@ -31,6 +32,7 @@ from twin import torch_twin
 
 from nnott.backend import rng, seed, to_device, xp
 from nnott.cnn.architectures import get_architecture
+from nnott.cnn.bench_layers import gemm_roof_gflops
 from nnott.cnn.conv import Conv2D
 from nnott.cnn.functional import images_last
 
@@ -39,7 +41,7 @@ __all__ = [
     "bench_memory",
     "bench_networks",
     "conv_flops",
-    "gemm_roof_gflops",
+    "layer_median",
 ]
 
 BATCH = 64
@@ -162,34 +164,28 @@ def distinct_convolutions(model: Any, batch_size: int = BATCH) -> list[ConvUse]:
     return list(seen.values())
 
 
+def layer_median(run: Callable[[], Any], repeats: int) -> float:
+    """Median seconds of ``repeats`` calls: how a layer and the GEMM roof it is divided by
+    are both timed. With the best call for the roof and the median for the layers, every
+    disturbance on a shared machine would lower the layers' shares alone."""
+    return median_seconds(run, repeats=repeats)
+
+
 def time_convolution(use: ConvUse, repeats: int) -> tuple[float, float]:
     """Median forward and backward seconds of one convolution on a random input."""
     layer = use.layer
     # laid out as the layers hand arrays on inside a network (images last)
     x = images_last(to_device(rng().standard_normal(use.input_shape), dtype="float32"))
     grad = images_last(xp.ones(layer.output_shape(use.input_shape), dtype=x.dtype))
-    forward = median_seconds(lambda: layer.forward(x), repeats=repeats)
-    backward = median_seconds(lambda: layer.backward(grad), repeats=repeats)
+    forward = layer_median(lambda: layer.forward(x), repeats)
+    backward = layer_median(lambda: layer.backward(grad), repeats)
     layer.zero_grad()
     return forward, backward
 
 
-def gemm_roof_gflops(size: int, repeats: int) -> float:
-    """GFLOP/s of a float32 ``size``-cubed matrix product, the median of ``repeats`` calls.
-
-    The same statistic as the layer times it divides: with the best call for the roof and
-    the median for the layers, every disturbance on a shared machine would lower the
-    layers' shares alone.
-    """
-    a = to_device(rng().standard_normal((size, size)), dtype="float32")
-    b = to_device(rng().standard_normal((size, size)), dtype="float32")
-    seconds = median_seconds(lambda: xp.matmul(a, b), repeats=repeats)
-    return 2.0 * size**3 / seconds / 1e9
-
-
 def bench_conv_layers(report: Report, settings: Settings, device: str) -> None:
     """Each distinct convolution of resnet18 and lenet as a share of the GEMM roof."""
-    roof = gemm_roof_gflops(settings.roof_size, settings.layer_repeats)
+    roof = gemm_roof_gflops(settings.roof_size, settings.layer_repeats, seconds=layer_median)
     table = Table(
         f"Convolution layers against the float32 GEMM roof ({device}, batch {BATCH})",
         [

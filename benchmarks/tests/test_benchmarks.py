@@ -155,7 +155,8 @@ def test_the_roof_is_the_median_of_as_many_calls_as_each_layer(
         return 0.5  # seconds, without running anything
 
     monkeypatch.setattr(cnn_bench, "median_seconds", fake_median)
-    assert cnn_bench.gemm_roof_gflops(100, repeats=7) == pytest.approx(2e6 / 0.5 / 1e9)
+    roof = cnn_bench.gemm_roof_gflops(100, 7, seconds=cnn_bench.layer_median)
+    assert roof == pytest.approx(2e6 / 0.5 / 1e9)
     assert repeats_asked == [7]
     repeats_asked.clear()
     report = Report({}, "test")
