@@ -3,7 +3,9 @@
 Forward is im2col plus one matrix product per layer (one batched product over the groups
 of a grouped convolution); backward is two more products (weight and column gradients)
 and a col2im made of ``kh*kw`` strided slice-additions (a first layer's weight gradient is
-summed in pieces, see :mod:`nnott.cnn.products`). A depthwise convolution (one filter per
+summed in pieces, see :mod:`nnott.cnn.products`). On the CPU, a convolution with a big
+column matrix never builds it whole: it goes one band of output rows at a time, see
+:mod:`nnott.cnn.bands`. A depthwise convolution (one filter per
 channel) has products too thin to be worth a GEMM, so it takes its own path: for each of
 the ``kh*kw`` kernel taps, one multiply-accumulate vectorized over ``N, C, OH, OW``.
 See :mod:`nnott.cnn.functional` for the images-last memory layout both paths share.
@@ -17,6 +19,12 @@ from __future__ import annotations
 from typing import Any
 
 from nnott.backend import xp
+from nnott.cnn.bands import (
+    banded_forward,
+    banded_input_gradient,
+    banded_weight_gradient,
+    uses_bands,
+)
 from nnott.cnn.functional import (
     as_pair,
     col2im,
@@ -68,6 +76,9 @@ class Conv2D(Module):
     Memory: the forward pass keeps its column matrix (``kh*kw`` times the input for a
     stride-1 convolution) for the backward pass, trading memory for not rebuilding it.
     Layers never modify their inputs, so a 1x1 convolution keeps a view of its input.
+    A convolution whose column matrix is big goes in bands on the CPU
+    (:mod:`nnott.cnn.bands`) and keeps only its padded input, rebuilding the columns of
+    one band at a time in the backward pass.
     """
 
     def __init__(
@@ -112,7 +123,8 @@ class Conv2D(Module):
         self.bias = Parameter(zeros((out_channels,), dtype)) if bias else None
         self.needs_input_grad = True
         self._input_shape: tuple[int, int, int, int] = (0, 0, 0, 0)
-        self._cached: Any = None  # the columns (GEMM path) or the padded input (depthwise)
+        self._cached: Any = None  # the columns (GEMM path) or the padded input (the others)
+        self._in_bands = False  # whether the last forward pass went in bands
 
     @property
     def is_depthwise(self) -> bool:
@@ -147,10 +159,25 @@ class Conv2D(Module):
 
     def _gemm_forward(self, x: Any) -> Any:
         """``W (G, K/G, C/G*kh*kw) @ cols (G, C/G*kh*kw, OH*OW*N)``, as ``(K, OH*OW*N)``."""
+        n, k, out_h, out_w = self.output_shape(x.shape)
+        copied = im2col_copies(self.kernel_size, self.stride, self.padding)
+        column_rows = self.weight.data[0].size
+        in_bands_before = self._in_bands
+        self._in_bands = copied and uses_bands(column_rows, out_h * out_w * n, self.groups)
+        if self._in_bands:
+            # Refill the last call's padded input (never the input itself, when unpadded).
+            refill = self._cached if in_bands_before and self.padding else None
+            padded = pad_chwn(x, self.padding, refill=refill)
+            self._cached = padded
+            y = banded_forward(
+                padded, self.weight.data.reshape(k, -1), self.kernel_size, self.stride
+            )
+            if self.bias is not None:
+                y += self.bias.data[:, None]
+            return y
         # The last call's columns are refilled rather than allocated anew: they are kept for
         # backward anyway, and fresh pages cost the OS a zeroing pass (see im2col). Only a
         # copy is refilled, never the input itself that a 1x1 convolution's columns are.
-        copied = im2col_copies(self.kernel_size, self.stride, self.padding)
         refill = self._cached if copied else None
         cols = im2col(x, self.kernel_size, self.stride, self.padding, out=refill)
         self._cached = cols
@@ -188,7 +215,22 @@ class Conv2D(Module):
             self.bias.grad += grad_chwn.sum(axis=(1, 2, 3))
         if self.is_depthwise:
             return self._depthwise_backward(grad_chwn)
+        if self._in_bands:
+            return self._banded_backward(grad_chwn)
         return self._gemm_backward(grad_chwn)
+
+    def _banded_backward(self, grad_chwn: Any) -> Any:
+        k = self.out_channels
+        grad_weight = banded_weight_gradient(
+            self._cached, grad_chwn.reshape(k, -1), self.kernel_size, self.stride
+        )
+        self.weight.grad += grad_weight.reshape(self.weight.shape)
+        if not self.needs_input_grad:
+            return None
+        _, _, h, w = self._input_shape
+        return from_chwn(
+            banded_input_gradient(grad_chwn, self.weight.data, self.stride, self.padding, (h, w))
+        )
 
     def _gemm_backward(self, grad_chwn: Any) -> Any:
         # y = W @ cols  =>  dW = dy @ cols^T  and  dcols = W^T @ dy, then fold dcols (col2im).

@@ -99,17 +99,26 @@ def images_last(x: Any) -> Any:
     return from_chwn(xp.ascontiguousarray(to_chwn(x)))
 
 
-def pad_chwn(x: Any, padding: int, value: float = 0.0) -> Any:
+def pad_chwn(x: Any, padding: int, value: float = 0.0, refill: Any = None) -> Any:
     """The ``(N, C, H, W)`` array ``x`` as a ``(C, H+2p, W+2p, N)`` array with a border.
 
     The border is filled with ``value`` (0 for convolution and average pooling, ``-inf``
     for max pooling). With ``padding == 0`` this is the free view :func:`to_chwn`.
+
+    ``refill``: an array this function returned earlier for the same ``padding`` and
+    ``value``, untouched since; when its shape and dtype fit, only its inside is copied
+    again (its border still holds ``value``), which spares the allocation, as im2col's
+    ``out`` does.
     """
     x_chwn = to_chwn(x)
     if padding == 0:
         return x_chwn
     c, h, w, n = x_chwn.shape
-    out = xp.full((c, h + 2 * padding, w + 2 * padding, n), value, dtype=x.dtype)
+    shape = (c, h + 2 * padding, w + 2 * padding, n)
+    if refill is not None and refill.shape == shape and refill.dtype == x.dtype:
+        out = refill
+    else:
+        out = xp.full(shape, value, dtype=x.dtype)
     out[:, padding : padding + h, padding : padding + w] = x_chwn
     return out
 

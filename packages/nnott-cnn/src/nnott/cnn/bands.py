@@ -1,0 +1,163 @@
+"""Big convolutions on the CPU, one band of output rows at a time.
+
+A 3x3 convolution of 64 channels on 28x28 maps at batch 64 (ResNet18's first stage) has a
+column matrix of 576 x 50,176 values: 115 MB, too big for any cache. Built whole, it is
+written out to memory by im2col and read back by the product, and the backward pass
+writes and reads a second matrix of the same size (the column gradients) before col2im
+folds it. Measured on 2 cores, that traffic held the layer to about a third of the GEMM
+roof, where layers with small column matrices reach two thirds.
+
+So, on the CPU, a convolution whose column matrix is big (at least
+:data:`MIN_BANDED_ELEMENTS` values) never builds it. It cuts the output rows into bands
+of at most :data:`BAND_ELEMENTS` column values (whole rows, at least one), and for each
+band, while its columns are still in the cache:
+
+- forward: im2col of the band into a small buffer, then ``y[:, band] = W @ cols_band``;
+- backward: im2col of the band again (cheaper than keeping 115 MB for the backward pass)
+  and ``dW += dy[:, band] @ cols_band^T``.
+
+The input gradient needs no columns at all when the convolution has stride 1 (and a
+square kernel and ``padding <= k - 1``, as every "same" and "valid" one has): it is
+itself a convolution, of the output gradient padded by ``k - 1 - p`` with the filters
+flipped in space and their input and output channels swapped, and goes in bands by the
+same forward code, with no col2im. Other convolutions (strided ones) take the
+whole-matrix path's ``col2im(W^T @ dy)``, which needs no columns either.
+
+The bands run one after the other, each product on all of BLAS's threads. Sharing the
+bands out over the cores instead, one BLAS thread each, was as fast on an idle machine,
+but twice as slow right after any other matrix product: OpenBLAS's worker threads keep
+spinning for a while after each product and took a core from the bands.
+
+The sums are those of the whole-matrix path taken in another order, equal to float
+rounding (``tests/test_bands.py`` compares the two). The layer keeps only its padded
+input for the backward pass, not the columns. On the GPU, and for grouped convolutions,
+the whole-matrix path is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from nnott.backend import current_device, xp
+from nnott.cnn.functional import col2im, from_chwn, pad_chwn, to_chwn
+
+__all__ = [
+    "BAND_ELEMENTS",
+    "MIN_BANDED_ELEMENTS",
+    "MIN_BANDED_PIXELS",
+    "band_rows",
+    "banded_forward",
+    "banded_input_gradient",
+    "banded_weight_gradient",
+    "transposes_to_a_convolution",
+    "uses_bands",
+]
+
+MIN_BANDED_ELEMENTS = 1 << 24  # column matrices of 64 MiB of float32 and up go in bands...
+MIN_BANDED_PIXELS = 1 << 15  # ...when they are that long: 28x28 maps at batch 42 and up
+BAND_ELEMENTS = 1 << 21  # at most 8 MiB of float32 columns per band
+
+
+def uses_bands(column_rows: int, columns: int, groups: int) -> bool:
+    """Whether a convolution with a ``(column_rows, columns)`` column matrix goes in bands.
+
+    Only long matrices do (``columns`` counts the output pixels of every image): on
+    14x14 maps at batch 64, a band is one or two short rows, and the products of such
+    bands were slower than one whole product (AlexNet's 64-to-192 5x5 layer, whose
+    matrix is 80 MB, took 1.7 times as long to go backward in bands).
+    """
+    big = column_rows * columns >= MIN_BANDED_ELEMENTS and columns >= MIN_BANDED_PIXELS
+    return big and groups == 1 and current_device() == "cpu"
+
+
+def band_rows(column_rows: int, out_w: int, batch: int) -> int:
+    """Output rows per band: as many as :data:`BAND_ELEMENTS` column values hold, >= 1."""
+    return max(1, BAND_ELEMENTS // (column_rows * out_w * batch))
+
+
+def _tap_view(padded: Any, kernel: tuple[int, int], stride: int) -> Any:
+    """The ``(C, kh, kw, OH, OW, N)`` window view of a padded images-last input (no copy)."""
+    windows = xp.lib.stride_tricks.sliding_window_view(padded, kernel, axis=(1, 2))
+    return windows[:, ::stride, ::stride].transpose(0, 4, 5, 1, 2, 3)
+
+
+def _bands(out_h: int, per_band: int) -> Iterator[tuple[int, int]]:
+    """``range(out_h)`` as consecutive ``(start, stop)`` bands of ``per_band`` rows."""
+    for start in range(0, out_h, per_band):
+        yield start, min(out_h, start + per_band)
+
+
+def _band_columns(taps: Any, per_band: int) -> Iterator[tuple[int, int, Any]]:
+    """``(start, stop, cols)`` for each band: its ``(C*kh*kw, rows*OW*N)`` columns.
+
+    Every band is copied into the same buffer, so a band's columns are valid only until
+    the next one is asked for.
+    """
+    c, kh, kw, out_h, out_w, n = taps.shape
+    buffer = xp.empty((c, kh, kw, min(per_band, out_h), out_w, n), dtype=taps.dtype)
+    for start, stop in _bands(out_h, per_band):
+        band = buffer[:, :, :, : stop - start]
+        xp.copyto(band, taps[:, :, :, start:stop])
+        yield start, stop, band.reshape(c * kh * kw, -1)
+
+
+def banded_forward(padded: Any, weight: Any, kernel: tuple[int, int], stride: int) -> Any:
+    """``W (K, C*kh*kw) @ im2col(padded)``, as ``(K, OH*OW*N)``, built band by band.
+
+    ``padded`` is the ``(C, Hp, Wp, N)`` images-last input with its border.
+    """
+    taps = _tap_view(padded, kernel, stride)
+    c, kh, kw, out_h, out_w, n = taps.shape
+    per_row = out_w * n
+    y = xp.empty((weight.shape[0], out_h * per_row), dtype=padded.dtype)
+    for start, stop, cols in _band_columns(taps, band_rows(c * kh * kw, out_w, n)):
+        xp.matmul(weight, cols, out=y[:, start * per_row : stop * per_row])
+    return y
+
+
+def banded_weight_gradient(padded: Any, grad_y: Any, kernel: tuple[int, int], stride: int) -> Any:
+    """``dW = dy @ im2col(padded)^T`` as ``(K, C*kh*kw)``, from ``grad_y`` ``(K, OH*OW*N)``."""
+    taps = _tap_view(padded, kernel, stride)
+    c, kh, kw, _, out_w, n = taps.shape
+    per_row = out_w * n
+    grad_weight_t = xp.zeros((c * kh * kw, grad_y.shape[0]), dtype=padded.dtype)
+    product = xp.empty_like(grad_weight_t)
+    for start, stop, cols in _band_columns(taps, band_rows(c * kh * kw, out_w, n)):
+        dy = grad_y[:, start * per_row : stop * per_row]
+        xp.matmul(cols, dy.T, out=product)  # dW^T: the faster orientation for OpenBLAS
+        grad_weight_t += product
+    return grad_weight_t.T
+
+
+def transposes_to_a_convolution(kernel: tuple[int, int], stride: int, padding: int) -> bool:
+    """Whether the input gradient is itself a stride-1 convolution of the output gradient.
+
+    For a stride-1 convolution with a square kernel and ``padding <= k - 1``,
+    ``dx[c, h, w] = sum_{k, i, j} W[k, c, i, j] dy[k, h + p - i, w + p - j]`` is the
+    convolution of ``dy`` padded by ``k - 1 - p`` with the filters flipped in space and
+    with their input and output channels swapped.
+    """
+    kh, kw = kernel
+    return stride == 1 and kh == kw and padding <= kh - 1
+
+
+def banded_input_gradient(
+    grad_y_chwn: Any, weight: Any, stride: int, padding: int, input_hw: tuple[int, int]
+) -> Any:
+    """The input gradient ``(C, H, W, N)`` from the output gradient ``(K, OH, OW, N)``.
+
+    ``weight`` is ``(K, C, kh, kw)``. When :func:`transposes_to_a_convolution`, it is that
+    convolution, computed by :func:`banded_forward`: no column gradients, no col2im.
+    Otherwise it is the whole-matrix path's: ``col2im(W^T @ dy)``.
+    """
+    k, c, kh, kw = weight.shape
+    n = grad_y_chwn.shape[3]
+    if transposes_to_a_convolution((kh, kw), stride, padding):
+        padded_grad = pad_chwn(from_chwn(grad_y_chwn), kh - 1 - padding)
+        flipped = xp.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+        grad_x = banded_forward(padded_grad, flipped.reshape(c, -1), (kh, kw), 1)
+        return grad_x.reshape(c, *input_hw, n)
+    grad_cols = xp.matmul(weight.reshape(k, -1).T, grad_y_chwn.reshape(k, -1))
+    grad_x = col2im(grad_cols, (n, c, *input_hw), (kh, kw), stride, padding)
+    return to_chwn(grad_x)
