@@ -26,17 +26,18 @@ from nnott.vectorized.gradcheck import check_gradients
 
 # (in, out, kernel, stride, padding, input H x W), batches of 3 images
 CONVOLUTIONS = {
-    "same_3x3": (3, 4, 3, 1, 1, (7, 6)),
-    "valid_5x5": (2, 3, 5, 1, 0, (8, 9)),
-    "wide_padding_3x3": (2, 3, 3, 1, 2, (5, 5)),  # padding k - 1: still a convolution
+    "same_3x3": (4, 3, 3, 1, 1, (7, 6)),
+    "same_3x3_as_many_out_as_in": (3, 3, 3, 1, 1, (6, 5)),
+    "valid_5x5": (3, 2, 5, 1, 0, (8, 9)),
+    "wide_padding_3x3": (3, 2, 3, 1, 2, (5, 5)),  # padding k - 1: still a convolution
     "padding_beyond_the_kernel": (2, 2, 3, 1, 3, (4, 4)),  # padding > k - 1: col2im
-    "strided_3x3": (3, 4, 3, 2, 1, (9, 8)),
-    "stride_3_unpadded": (2, 3, 3, 3, 0, (10, 10)),
-    "rectangular": (2, 3, (3, 5), 1, 1, (6, 7)),
+    "strided_3x3": (4, 3, 3, 2, 1, (9, 8)),
+    "stride_3_unpadded": (3, 3, 3, 3, 0, (10, 10)),
+    "rectangular": (3, 2, (3, 5), 1, 1, (6, 7)),
 }
 
 
-@pytest.fixture(params=[1, 1000, 2**40], ids=["1 row a band", "a few rows", "one band"])
+@pytest.fixture(params=[1, 1500, 2**40], ids=["1 row a band", "a few rows", "one band"])
 def band_elements(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     """Bands of at most this many column values, on the CPU device."""
     monkeypatch.setattr(bands, "BAND_ELEMENTS", request.param)
@@ -130,12 +131,14 @@ def test_banded_gradients_match_finite_differences(
 def test_which_convolutions_go_in_bands() -> None:
     with backend.use_cpu():
         # ResNet18's 64-channel 3x3 layers on 28x28 maps at batch 64: a 115 MB matrix
-        assert bands.uses_bands(64 * 9, 28 * 28 * 64, groups=1)
-        assert not bands.uses_bands(64 * 9, 28 * 28 * 64, groups=2)  # grouped: whole
-        assert not bands.uses_bands(128 * 9, 14 * 14 * 64, groups=1)  # 58 MB: whole
-        assert not bands.uses_bands(64 * 25, 14 * 14 * 64, groups=1)  # 80 MB, but short
+        assert bands.uses_bands(64, 64, (3, 3), 28 * 28 * 64, groups=1)
+        assert bands.uses_bands(64, 32, (3, 3), 28 * 28 * 64, groups=1)  # narrowing
+        assert not bands.uses_bands(32, 64, (3, 3), 28 * 28 * 128, groups=1)  # widening
+        assert not bands.uses_bands(64, 64, (3, 3), 28 * 28 * 64, groups=2)  # grouped
+        assert not bands.uses_bands(128, 128, (3, 3), 14 * 14 * 64, groups=1)  # 58 MB
+        assert not bands.uses_bands(64, 64, (5, 5), 14 * 14 * 64, groups=1)  # 80 MB, short
     with backend.use_device("emulated"):
-        assert not bands.uses_bands(64 * 9, 28 * 28 * 64, groups=1)  # the GPU: whole
+        assert not bands.uses_bands(64, 64, (3, 3), 28 * 28 * 64, groups=1)  # the GPU
     assert bands.transposes_to_a_convolution((3, 3), 1, 1)
     assert bands.transposes_to_a_convolution((5, 5), 1, 4)
     assert not bands.transposes_to_a_convolution((3, 3), 1, 3)
@@ -149,5 +152,5 @@ def test_band_rows_fill_the_band_and_never_drop_below_one_row(
     assert bands.band_rows(64 * 9, 28, 64) == 2  # one row is 1.03 M values
     assert bands.band_rows(512 * 9, 28, 64) == 1  # 8.3 M values: still a whole row
     assert bands.band_rows(9, 28, 64) == bands.BAND_ELEMENTS // (9 * 28 * 64)
-    monkeypatch.setattr(bands, "BAND_ELEMENTS", 1000)  # the fixture's "a few rows"
-    assert bands.band_rows(3 * 9, 6, 3) == 2  # same_3x3: bands of 2, 2, 2 and 1 rows
+    monkeypatch.setattr(bands, "BAND_ELEMENTS", 1500)  # the fixture's "a few rows"
+    assert bands.band_rows(4 * 9, 6, 3) == 2  # same_3x3: bands of 2, 2, 2 and 1 rows

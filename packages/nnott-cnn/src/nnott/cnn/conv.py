@@ -161,9 +161,10 @@ class Conv2D(Module):
         """``W (G, K/G, C/G*kh*kw) @ cols (G, C/G*kh*kw, OH*OW*N)``, as ``(K, OH*OW*N)``."""
         n, k, out_h, out_w = self.output_shape(x.shape)
         copied = im2col_copies(self.kernel_size, self.stride, self.padding)
-        column_rows = self.weight.data[0].size
         in_bands_before = self._in_bands
-        self._in_bands = copied and uses_bands(column_rows, out_h * out_w * n, self.groups)
+        self._in_bands = copied and uses_bands(
+            self.in_channels, k, self.kernel_size, out_h * out_w * n, self.groups
+        )
         if self._in_bands:
             # Refill the last call's padded input (never the input itself, when unpadded).
             refill = self._cached if in_bands_before and self.padding else None
