@@ -44,7 +44,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from nnott.backend import current_device, xp
-from nnott.cnn.functional import col2im, from_chwn, pad_chwn, to_chwn
+from nnott.cnn.functional import col2im, from_chwn, pad_chwn, tap_windows, to_chwn
 
 __all__ = [
     "BAND_ELEMENTS",
@@ -92,12 +92,6 @@ def band_rows(column_rows: int, out_w: int, batch: int) -> int:
     return max(1, BAND_ELEMENTS // (column_rows * out_w * batch))
 
 
-def _tap_view(padded: Any, kernel: tuple[int, int], stride: int) -> Any:
-    """The ``(C, kh, kw, OH, OW, N)`` window view of a padded images-last input (no copy)."""
-    windows = xp.lib.stride_tricks.sliding_window_view(padded, kernel, axis=(1, 2))
-    return windows[:, ::stride, ::stride].transpose(0, 4, 5, 1, 2, 3)
-
-
 def _bands(out_h: int, per_band: int) -> Iterator[tuple[int, int]]:
     """``range(out_h)`` as consecutive ``(start, stop)`` bands of ``per_band`` rows."""
     for start in range(0, out_h, per_band):
@@ -123,7 +117,7 @@ def banded_forward(padded: Any, weight: Any, kernel: tuple[int, int], stride: in
 
     ``padded`` is the ``(C, Hp, Wp, N)`` images-last input with its border.
     """
-    taps = _tap_view(padded, kernel, stride)
+    taps = tap_windows(padded, kernel, stride)
     c, kh, kw, out_h, out_w, n = taps.shape
     per_row = out_w * n
     y = xp.empty((weight.shape[0], out_h * per_row), dtype=padded.dtype)
@@ -134,7 +128,7 @@ def banded_forward(padded: Any, weight: Any, kernel: tuple[int, int], stride: in
 
 def banded_weight_gradient(padded: Any, grad_y: Any, kernel: tuple[int, int], stride: int) -> Any:
     """``dW = dy @ im2col(padded)^T`` as ``(K, C*kh*kw)``, from ``grad_y`` ``(K, OH*OW*N)``."""
-    taps = _tap_view(padded, kernel, stride)
+    taps = tap_windows(padded, kernel, stride)
     c, kh, kw, _, out_w, n = taps.shape
     per_row = out_w * n
     grad_weight_t = xp.zeros((c * kh * kw, grad_y.shape[0]), dtype=padded.dtype)

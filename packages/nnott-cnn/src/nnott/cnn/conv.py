@@ -161,13 +161,13 @@ class Conv2D(Module):
         """``W (G, K/G, C/G*kh*kw) @ cols (G, C/G*kh*kw, OH*OW*N)``, as ``(K, OH*OW*N)``."""
         n, k, out_h, out_w = self.output_shape(x.shape)
         copied = im2col_copies(self.kernel_size, self.stride, self.padding)
-        in_bands_before = self._in_bands
         self._in_bands = copied and uses_bands(
             self.in_channels, k, self.kernel_size, out_h * out_w * n, self.groups
         )
         if self._in_bands:
-            # Refill the last call's padded input (never the input itself, when unpadded).
-            refill = self._cached if in_bands_before and self.padding else None
+            # Refill the last call's padded input when it is one (pad_chwn checks its
+            # shape), never the input itself that an unpadded layer keeps.
+            refill = self._cached if self.padding else None
             padded = pad_chwn(x, self.padding, refill=refill)
             self._cached = padded
             y = banded_forward(

@@ -51,6 +51,7 @@ __all__ = [
     "images_last",
     "pad_chwn",
     "tap_slice",
+    "tap_windows",
     "to_chwn",
     "unpad",
 ]
@@ -141,6 +142,17 @@ def tap_slice(i: int, j: int, out_h: int, out_w: int, stride: int) -> tuple[Any,
     return (slice(None), rows, cols)
 
 
+def tap_windows(padded: Any, kernel: tuple[int, int], stride: int) -> Any:
+    """The ``(C, kh, kw, OH, OW, N)`` window view of a padded ``(C, Hp, Wp, N)`` input.
+
+    Element ``[c, i, j, oh, ow, n]`` is ``padded[c, stride*oh + i, stride*ow + j, n]``:
+    the column matrix before it is copied, a strided view with no Python loop.
+    """
+    windows = xp.lib.stride_tricks.sliding_window_view(padded, kernel, axis=(1, 2))
+    windows = windows[:, ::stride, ::stride]  # (C, OH, OW, N, kh, kw)
+    return windows.transpose(0, 4, 5, 1, 2, 3)
+
+
 def im2col_copies(kernel: tuple[int, int], stride: int, padding: int) -> bool:
     """Whether :func:`im2col` copies: all but a 1x1, stride-1, unpadded kernel's columns,
     which are the (images-last) input itself."""
@@ -163,10 +175,7 @@ def im2col(x: Any, kernel: tuple[int, int], stride: int, padding: int, out: Any 
     n, c, h, w = x.shape
     out_h = conv_output_size(h, kh, stride, padding)
     out_w = conv_output_size(w, kw, stride, padding)
-    padded = pad_chwn(x, padding)
-    windows = xp.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(1, 2))
-    windows = windows[:, ::stride, ::stride]  # (C, OH, OW, N, kh, kw)
-    taps = windows.transpose(0, 4, 5, 1, 2, 3)  # (C, kh, kw, OH, OW, N), still a view
+    taps = tap_windows(pad_chwn(x, padding), kernel, stride)
     if not im2col_copies(kernel, stride, padding):
         return taps.reshape(c, out_h * out_w * n)  # free for an input stored images-last
     rows, columns = c * kh * kw, out_h * out_w * n
