@@ -11,6 +11,7 @@ padding <= k - 1) and col2im of the column gradients (the others).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +22,7 @@ from nnott import backend
 from nnott.backend import to_cpu, to_device
 from nnott.cnn import bands
 from nnott.cnn.conv import Conv2D
-from nnott.cnn.functional import images_last
+from nnott.cnn.functional import images_last, tap_windows
 from nnott.vectorized.gradcheck import check_gradients
 
 # (in, out, kernel, stride, padding, input H x W), batches of 3 images
@@ -154,3 +155,32 @@ def test_band_rows_fill_the_band_and_never_drop_below_one_row(
     assert bands.band_rows(9, 28, 64) == bands.BAND_ELEMENTS // (9 * 28 * 64)
     monkeypatch.setattr(bands, "BAND_ELEMENTS", 1500)  # the fixture's "a few rows"
     assert bands.band_rows(4 * 9, 6, 3) == 2  # same_3x3: bands of 2, 2, 2 and 1 rows
+
+
+def test_consecutive_bands_take_turns_in_the_buffers() -> None:
+    """A band is copied into a buffer the band before did not use (see ``_band_columns``)."""
+    with backend.use_cpu():
+        padded = backend.xp.asarray(np.arange(3 * 8 * 6 * 2, dtype=np.float64)).reshape(3, 8, 6, 2)
+        taps = tap_windows(padded, (3, 3), 1)
+        seen = []
+        for start, stop, cols in bands._band_columns(taps, 2):
+            expected = taps[:, :, :, start:stop].reshape(cols.shape)
+            np.testing.assert_array_equal(to_cpu(cols), to_cpu(expected))
+            seen.append(cols)
+        assert len(seen) == 3  # 6 output rows in bands of 2
+        for before, after in itertools.pairwise(seen):
+            assert not np.shares_memory(before, after)
+        assert bands.BAND_BUFFERS == 2 and np.shares_memory(seen[0], seen[2])
+
+
+@pytest.mark.parametrize("buffers", [1, 3])
+def test_any_number_of_band_buffers_gives_the_same_layer(
+    buffers: int, band_elements: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conv, x, grad_output = _make("same_3x3")
+    whole, two = _both_paths(conv, x, grad_output, monkeypatch)
+    monkeypatch.setattr(bands, "BAND_BUFFERS", buffers)
+    other = _forward_backward(conv, x, grad_output)
+    for got, want, whole_path in zip(other, two, whole, strict=True):
+        np.testing.assert_array_equal(got, want)  # the same sums, in the same order
+        np.testing.assert_allclose(got, whole_path, rtol=1e-12, atol=1e-12)

@@ -47,6 +47,7 @@ from nnott.backend import current_device, xp
 from nnott.cnn.functional import col2im, from_chwn, pad_chwn, tap_windows, to_chwn
 
 __all__ = [
+    "BAND_BUFFERS",
     "BAND_ELEMENTS",
     "MIN_BANDED_ELEMENTS",
     "MIN_BANDED_PIXELS",
@@ -61,6 +62,7 @@ __all__ = [
 MIN_BANDED_ELEMENTS = 1 << 24  # column matrices of 64 MiB of float32 and up go in bands...
 MIN_BANDED_PIXELS = 1 << 15  # ...when they are that long: 28x28 maps at batch 42 and up
 BAND_ELEMENTS = 1 << 21  # at most 8 MiB of float32 columns per band
+BAND_BUFFERS = 2  # the bands take turns in this many buffers (see _band_columns)
 
 
 def uses_bands(
@@ -101,13 +103,19 @@ def _bands(out_h: int, per_band: int) -> Iterator[tuple[int, int]]:
 def _band_columns(taps: Any, per_band: int) -> Iterator[tuple[int, int, Any]]:
     """``(start, stop, cols)`` for each band: its ``(C*kh*kw, rows*OW*N)`` columns.
 
-    Every band is copied into the same buffer, so a band's columns are valid only until
-    the next one is asked for.
+    The bands take turns in :data:`BAND_BUFFERS` buffers, so a band's columns are valid
+    only until the band after next is asked for. Two buffers, not one: the product of a
+    band reads its buffer on every core, and refilling that same buffer at once meant
+    taking its cache lines back from the other core first. Measured on 2 cores (AMD EPYC,
+    ResNet18's 64-channel layer, 26-35 interleaved rounds in each of two runs), one buffer
+    took 37-56 ms forward and 76-111 ms backward by the run's median, swinging between
+    runs and within them (quartiles 35-61 ms forward), two took 41-47 and 78-91 ms.
     """
     c, kh, kw, out_h, out_w, n = taps.shape
-    buffer = xp.empty((c, kh, kw, min(per_band, out_h), out_w, n), dtype=taps.dtype)
-    for start, stop in _bands(out_h, per_band):
-        band = buffer[:, :, :, : stop - start]
+    shape = (c, kh, kw, min(per_band, out_h), out_w, n)
+    buffers = [xp.empty(shape, dtype=taps.dtype) for _ in range(BAND_BUFFERS)]
+    for index, (start, stop) in enumerate(_bands(out_h, per_band)):
+        band = buffers[index % BAND_BUFFERS][:, :, :, : stop - start]
         xp.copyto(band, taps[:, :, :, start:stop])
         yield start, stop, band.reshape(c * kh * kw, -1)
 
