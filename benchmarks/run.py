@@ -41,6 +41,8 @@ if str(HERE) not in sys.path:  # the sibling modules, when run from elsewhere
 
 SECTIONS = ("mlp", "cnn", "conv", "memory", "accuracy", "gallery")
 QUICK_SECTIONS = ("mlp", "cnn", "conv", "memory")
+DATASET_SECTIONS = ("accuracy", "gallery")  # the sections that train on the full dataset
+DATASET = "fashion-mnist"
 CNN_EPOCHS = {"lenet": 10, "baseline": 5}  # full-data epochs of the accuracy targets
 GALLERY_BUDGET = (2, 4000, 2000)  # epochs, training and test images of each gallery run
 
@@ -107,10 +109,44 @@ def set_thread_environment(threads: int) -> None:
         os.environ[variable] = str(threads)
 
 
+def check_dataset(sections: list[str]) -> None:
+    """Find (or download) the full dataset now when a chosen section trains on it.
+
+    The accuracy and gallery sections run last, after half an hour of timing on a slow
+    machine; a missing dataset must stop the run before that, not after. Raises the
+    loader's :class:`nnott.errors.NnottError` (a one-line reason) when it cannot be had.
+    """
+    if set(sections) & set(DATASET_SECTIONS):
+        from nnott.data import load
+
+        load(DATASET)
+
+
+def save_partial(report: Any, out: Path, finished: list[str], failure: str) -> Path | None:
+    """Write the sections that finished before ``failure`` to ``out/results-partial.json``.
+
+    A separate file, so that a complete ``results.json`` from an earlier run in the same
+    directory is never replaced by part of one. Returns the path, or None when no section
+    finished.
+    """
+    if not finished:
+        return None
+    report.machine["benchmark"] = f"stopped: {', '.join(finished)} done, then {failure}"
+    return report.write_json(out / "results-partial.json")
+
+
 def run_sections(
-    report: Any, args: argparse.Namespace, settings: Any, torch: Any, why_no_torch: str
+    report: Any,
+    args: argparse.Namespace,
+    settings: Any,
+    torch: Any,
+    why_no_torch: str,
+    finished: list[str] | None = None,
 ) -> None:
-    """Run the chosen sections in a fixed order, printing each table as soon as it is done."""
+    """Run the chosen sections in a fixed order, printing each table as soon as it is done.
+
+    The name of each section is appended to ``finished`` once it is done.
+    """
     import accuracy
     import cnn_bench
     import layer_profile
@@ -149,6 +185,8 @@ def run_sections(
         for table in report.tables[printed:]:
             print(table.text() + "\n", flush=True)
         printed = len(report.tables)
+        if finished is not None:
+            finished.append(title)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,12 +209,18 @@ def main(argv: list[str] | None = None) -> int:
         torch.backends.cudnn.allow_tf32 = tf32
     command = "python benchmarks/run.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     start = time.perf_counter()
+    finished: list[str] = []
+    report = None
     try:
+        check_dataset(args.only)
         with use_device(args.device):
             report = Report(machine.describe_machine(torch, threads, why_no_torch), command)
-            run_sections(report, args, settings, torch, why_no_torch)
+            run_sections(report, args, settings, torch, why_no_torch, finished)
     except NnottError as error:
         print(f"benchmarks/run.py: {error}", file=sys.stderr)
+        saved = save_partial(report, args.out, finished, str(error)) if report else None
+        if saved is not None:
+            print(f"benchmarks/run.py: what finished is kept in {saved}", file=sys.stderr)
         return 2
     minutes = (time.perf_counter() - start) / 60.0
     report.machine["load average at end (1/5/15 min)"] = machine.load_average()

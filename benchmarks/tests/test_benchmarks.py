@@ -286,3 +286,62 @@ def test_quick_runs_no_accuracy_sections() -> None:
     args = run.parse_args(["--out", "x", "--quick"])
     assert args.only == list(run.QUICK_SECTIONS)
     assert not {"accuracy", "gallery"} & set(args.only)
+
+
+def test_a_missing_dataset_stops_the_run_before_any_timing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import run
+
+    import nnott.data
+    from nnott.errors import DatasetError
+
+    def no_dataset(name: str = "fashion-mnist") -> Any:
+        raise DatasetError(f"cannot find dataset {name!r}")
+
+    def never(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("no section may run without the dataset")
+
+    monkeypatch.setattr(nnott.data, "load", no_dataset)
+    monkeypatch.setattr(run, "run_sections", never)
+    assert run.main(["--out", str(tmp_path), "--only", "cnn,accuracy"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "benchmarks/run.py: cannot find dataset 'fashion-mnist'"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_section_keeps_what_finished_beside_the_complete_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import cnn_bench
+    import mlp_bench
+    import run
+    from report import Table
+
+    import nnott.data
+    from nnott.errors import DatasetError
+
+    def memory(report: Any, torch: Any, device: str) -> None:
+        table = Table("Memory", ["implementation", "peak (MiB)"])
+        table.add("nnott", 776.0)
+        report.tables.append(table)
+
+    def accuracy(report: Any, settings: Any) -> None:
+        raise DatasetError("train-images-idx3-ubyte.gz is truncated")
+
+    monkeypatch.setattr(nnott.data, "load", lambda name="fashion-mnist": None)
+    monkeypatch.setattr(cnn_bench, "bench_memory", memory)
+    monkeypatch.setattr(mlp_bench, "bench_mlp_accuracy", accuracy)
+    complete = tmp_path / "results.json"
+    complete.write_text('{"an earlier": "complete run"}\n')
+    assert run.main(["--out", str(tmp_path), "--only", "memory,accuracy"]) == 2
+    err = capsys.readouterr().err
+    assert "benchmarks/run.py: train-images-idx3-ubyte.gz is truncated" in err
+    assert "results-partial.json" in err
+    assert complete.read_text() == '{"an earlier": "complete run"}\n'  # never replaced
+    partial = json.loads((tmp_path / "results-partial.json").read_text())
+    assert [table["title"] for table in partial["tables"]] == ["Memory"]
+    assert partial["machine"]["benchmark"] == (
+        "stopped: memory done, then train-images-idx3-ubyte.gz is truncated"
+    )
