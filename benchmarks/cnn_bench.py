@@ -215,7 +215,7 @@ def bench_conv_layers(report: Report, settings: Settings, device: str) -> None:
             flops = conv_flops(use.layer, use.input_shape)
             forward, backward = time_convolution(use, settings.layer_repeats)
             forward_rate, backward_rate = flops / forward / 1e9, 2.0 * flops / backward / 1e9
-            row = {
+            row: dict[str, Any] = {
                 "network": network,
                 "convolution": use.describe(),
                 "used_by": use.names,

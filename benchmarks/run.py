@@ -155,7 +155,7 @@ def run_sections(
     device = args.device
     # lenet and baseline get their full-data run in "accuracy"; the gallery skips them then
     skip = tuple(CNN_EPOCHS) if "accuracy" in args.only else ()
-    sections: dict[str, Callable[[], None]] = {
+    sections: dict[str, Callable[[], object]] = {
         "mlp": lambda: (
             mlp_bench.bench_tiers(report, settings),
             mlp_bench.bench_mlp_torch(report, settings, torch, device, why_no_torch),
