@@ -51,16 +51,29 @@ def reference_torch(device: str) -> tuple[Any, str]:
     return torch, ""
 
 
-def cpu_model() -> str:
-    """The CPU's model name from ``/proc/cpuinfo`` (Linux), else what ``platform`` knows."""
+def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (Linux), else what ``platform`` knows.
+
+    A hypervisor may show only a bare name ("AMD EPYC", with no model number), which does
+    not tell a Zen 4 from a Zen 5; the CPU family and model numbers are added then.
+    """
+    fields: dict[str, str] = {}
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+        with open(cpuinfo, encoding="utf-8") as lines:
+            for line in lines:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if not key:  # a blank line ends the first processor's entry
+                    break
+                fields.setdefault(key, value.strip())
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    name = fields.get("model name")
+    if not name:
+        return platform.processor() or platform.machine()
+    if not any(character.isdigit() for character in name) and "cpu family" in fields:
+        return f"{name} (family {fields['cpu family']}, model {fields.get('model', '?')})"
+    return name
 
 
 def process_cores() -> int:

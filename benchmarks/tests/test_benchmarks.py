@@ -345,3 +345,18 @@ def test_a_failing_section_keeps_what_finished_beside_the_complete_results(
     assert partial["machine"]["benchmark"] == (
         "stopped: memory done, then train-images-idx3-ubyte.gz is truncated"
     )
+
+
+def test_a_bare_cpu_name_gets_its_family_and_model(tmp_path: Path) -> None:
+    import machine
+
+    bare = tmp_path / "bare"
+    bare.write_text(
+        "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+        "model name\t: AMD EPYC\n\nprocessor\t: 1\ncpu family\t: 26\n"
+    )
+    assert machine.cpu_model(str(bare)) == "AMD EPYC (family 25, model 17)"
+    named = tmp_path / "named"
+    named.write_text("cpu family\t: 6\nmodel\t\t: 106\nmodel name\t: Intel(R) Xeon(R) 8375C\n")
+    assert machine.cpu_model(str(named)) == "Intel(R) Xeon(R) 8375C"
+    assert machine.cpu_model(str(tmp_path / "missing"))  # falls back to platform's answer
