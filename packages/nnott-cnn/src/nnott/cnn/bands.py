@@ -32,7 +32,7 @@ spinning for a while after each product and took a core from the bands.
 The sums are those of the whole-matrix path taken in another order, equal to float
 rounding (``tests/test_bands.py`` compares the two). The layer keeps only its padded
 input for the backward pass, not the columns. On the GPU, and for grouped convolutions,
-the whole-matrix path is used. Measured on 2 cores, ResNet18's 64-channel layer took
+the whole-matrix path is used. Measured on 2 cores (an Intel Xeon), ResNet18's 64-channel layer took
 46-48 instead of 61-63 ms forward and 89-93 instead of 101-109 ms backward, timed alone
 (less inside a training step, whose caches start cold), and a ResNet18 step's memory fell
 from 1,246 to 776 MiB.
@@ -105,8 +105,9 @@ def _band_columns(taps: Any, per_band: int) -> Iterator[tuple[int, int, Any]]:
 
     The bands take turns in :data:`BAND_BUFFERS` buffers, so a band's columns are valid
     only until the band after next is asked for. Two buffers, not one: the product of a
-    band reads its buffer on every core, and refilling that same buffer at once meant
-    taking its cache lines back from the other core first. Measured on 2 cores (AMD EPYC,
+    band reads its buffer on every core, and refilling that same buffer at once (most
+    likely: taking its cache lines back from the other core first) was what ran slow.
+    Measured on 2 cores (AMD EPYC,
     ResNet18's 64-channel layer, 26-35 interleaved rounds in each of two runs), one buffer
     took 37-56 ms forward and 76-111 ms backward by the run's median, swinging between
     runs and within them (quartiles 35-61 ms forward), two took 41-47 and 78-91 ms.
