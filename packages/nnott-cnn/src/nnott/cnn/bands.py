@@ -107,10 +107,10 @@ def _band_columns(taps: Any, per_band: int) -> Iterator[tuple[int, int, Any]]:
     only until the band after next is asked for. Two buffers, not one: the product of a
     band reads its buffer on every core, and refilling that same buffer at once (most
     likely: taking its cache lines back from the other core first) was what ran slow.
-    Measured on 2 cores (AMD EPYC,
-    ResNet18's 64-channel layer, 26-35 interleaved rounds in each of two runs), one buffer
-    took 37-56 ms forward and 76-111 ms backward by the run's median, swinging between
-    runs and within them (quartiles 35-61 ms forward), two took 41-47 and 78-91 ms.
+    Measured on 2 cores (AMD EPYC, ResNet18's 64-channel layer, 26-35 interleaved rounds
+    in each of two runs), one buffer took 37-56 ms forward and 76-111 ms backward by the
+    run's median, swinging between runs and within them (quartiles 35-61 ms forward), two
+    took 41-47 and 78-91 ms.
     """
     c, kh, kw, out_h, out_w, n = taps.shape
     shape = (c, kh, kw, min(per_band, out_h), out_w, n)
