@@ -141,7 +141,7 @@ def run_sections(
     settings: Any,
     torch: Any,
     why_no_torch: str,
-    finished: list[str] | None = None,
+    finished: list[str],
 ) -> None:
     """Run the chosen sections in a fixed order, printing each table as soon as it is done.
 
@@ -185,8 +185,7 @@ def run_sections(
         for table in report.tables[printed:]:
             print(table.text() + "\n", flush=True)
         printed = len(report.tables)
-        if finished is not None:
-            finished.append(title)
+        finished.append(title)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,10 +32,10 @@ spinning for a while after each product and took a core from the bands.
 The sums are those of the whole-matrix path taken in another order, equal to float
 rounding (``tests/test_bands.py`` compares the two). The layer keeps only its padded
 input for the backward pass, not the columns. On the GPU, and for grouped convolutions,
-the whole-matrix path is used. Measured on 2 cores (an Intel Xeon), ResNet18's 64-channel layer took
-46-48 instead of 61-63 ms forward and 89-93 instead of 101-109 ms backward, timed alone
-(less inside a training step, whose caches start cold), and a ResNet18 step's memory fell
-from 1,246 to 776 MiB.
+the whole-matrix path is used. Measured on 2 cores (an Intel Xeon), ResNet18's
+64-channel layer took 46-48 instead of 61-63 ms forward and 89-93 instead of 101-109 ms
+backward, timed alone (less inside a training step, whose caches start cold), and a
+ResNet18 step's memory fell from 1,246 to 776 MiB.
 """
 
 from __future__ import annotations
