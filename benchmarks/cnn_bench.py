@@ -79,7 +79,7 @@ def bench_networks(
         rival, why_no_twin = torch_contestant(torch, model, batches, device)
         if rival is not None:
             contestants["torch"] = rival
-        why = why_no_twin or why_no_torch or NO_TORCH
+        why = "" if rival is not None else (why_no_twin or why_no_torch or NO_TORCH)
         results = compare_throughput(
             contestants, steps=steps, repeats=settings.repeats, warmup=settings.warmup
         )

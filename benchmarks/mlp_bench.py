@@ -106,7 +106,7 @@ def bench_mlp_torch(
     rival, why_no_twin = torch_contestant(torch, model, batches, device)
     if rival is not None:
         contestants["torch"] = rival
-    why = why_no_twin or why_no_torch or NO_TORCH
+    why = "" if rival is not None else (why_no_twin or why_no_torch or NO_TORCH)
     results = compare_throughput(
         contestants, steps=settings.mlp_steps, repeats=settings.repeats, warmup=settings.warmup
     )

@@ -1,4 +1,6 @@
-"""Shared fixtures for the site's tests: the built site, and the code fences of every page.
+"""Shared fixtures for the site's tests: the built site, and the code fences of every page
+and of every package README (a README is its package's PyPI description, so its commands
+and outputs are checked like a page's).
 
 The site is built once per test session with ``mkdocs build --strict`` into a temporary
 folder (or taken from ``NNOTT_SITE_DIR`` when that names an already built site, which is
@@ -20,9 +22,19 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
-# Snippets the suite does not run must say why with one of these classes, e.g.
-# ```{.bash .gpu notest}  or  ```{.python .download notest}
-SKIP_REASONS = {"gpu": "needs a GPU", "download": "downloads packages or data"}
+# Snippets the suite does not run must say why with one of these classes. On a page, in
+# superfences braces: ```{.bash .gpu notest} or ```{.python .download notest}. In a README,
+# as plain words after the language, which GitHub and PyPI still read: ```bash slow notest.
+SKIP_REASONS = {
+    "gpu": "needs a GPU",
+    "download": "downloads packages or data",
+    "slow": "takes more than about 15 s on two CPU cores",
+}
+# An output block marked `exact` ({.text .exact}; `text exact` in a README) must equal what
+# the snippet just before it prints; `no-cupy` beside it: as printed where CuPy is not
+# installed (the "CuPy is not installed" messages), compared only there.
+EXACT = "exact"
+NO_CUPY = "no-cupy"
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<ticks>`{3,})(?P<info>[^\n`]*)\n", re.MULTILINE)
 
@@ -40,6 +52,10 @@ class Fence:
     @property
     def runs(self) -> bool:
         return "notest" not in self.options
+
+    @property
+    def exact(self) -> bool:
+        return EXACT in self.options
 
     @property
     def skip_reason(self) -> str | None:
@@ -78,7 +94,7 @@ def page_fences(path: pathlib.Path) -> Iterator[Fence]:
         source = "\n".join(line[indent:] for line in body.splitlines())
         language, options = parse_info(match["info"])
         yield Fence(
-            page=str(path.relative_to(ROOT)),
+            page=str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
             line=text.count("\n", 0, match.end()) + 1,
             language=language,
             options=options,
@@ -92,8 +108,18 @@ def markdown_pages() -> list[pathlib.Path]:
     return sorted(path for path in DOCS.rglob("*.md") if "hooks" not in path.parts)
 
 
+def package_readmes() -> list[pathlib.Path]:
+    """Every package's README.md, which is also its long description on PyPI."""
+    return sorted(ROOT.glob("packages/*/README.md"))
+
+
+def snippet_pages() -> list[pathlib.Path]:
+    """The pages whose snippets are run: the site's pages and the package READMEs."""
+    return markdown_pages() + package_readmes()
+
+
 def all_fences() -> list[Fence]:
-    return [fence for page in markdown_pages() for fence in page_fences(page)]
+    return [fence for page in snippet_pages() for fence in page_fences(page)]
 
 
 @pytest.fixture(scope="session")

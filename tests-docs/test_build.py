@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import pathlib
+import posixpath
 import re
 import subprocess
 import sys
+import urllib.parse
 
 import pytest
-from conftest import DOCS, ROOT
+from conftest import DOCS, ROOT, package_readmes
 
 sys.path.insert(0, str(DOCS / "hooks"))
 import diagrams
@@ -36,6 +38,72 @@ def test_no_page_loads_anything_from_another_host(site_dir) -> None:
             if url.startswith(("http://", "https://", "//")) and 'rel="canonical"' not in tag:
                 offenders.append(f"{page.relative_to(site_dir)}: {url}")
     assert not offenders, offenders
+
+
+# Every link and resource reference of a built page, followed or loaded.
+_REFERENCE = re.compile(r'\b(?:href|src)="([^"]*)"')
+_OTHER_HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)  # https:, mailto:, //
+
+
+def site_path_prefix() -> str:
+    """The path of site_url ("/nnott/"), which site-absolute links (the 404 page's) start with."""
+    match = re.search(r"^site_url:\s*(\S+)", (ROOT / "mkdocs.yml").read_text(), re.MULTILINE)
+    return urllib.parse.urlparse(match[1]).path if match else "/"
+
+
+def test_every_link_between_pages_leads_to_a_built_file(site_dir) -> None:
+    """A link to a source file that is not built (excluded by exclude_docs, like
+    results/analysis.md, whose text the performance page includes) passes `mkdocs build
+    --strict`: mkdocs only reports it at INFO level and writes the link as if the page
+    existed. Here every relative link and resource of every built page must resolve to a
+    file of the built site."""
+    prefix = site_path_prefix()
+    dead = []
+    for page in pages(site_dir):
+        here = page.relative_to(site_dir).as_posix()
+        for reference in _REFERENCE.findall(page.read_text()):
+            target = urllib.parse.unquote(urllib.parse.urlsplit(reference).path)
+            if not target or _OTHER_HOST.match(reference):
+                continue  # a link within the page, or to another host
+            if target.startswith("/"):
+                if not target.startswith(prefix):
+                    dead.append(f"{here}: {reference} (outside the site)")
+                    continue
+                resolved = posixpath.normpath(target[len(prefix) :] or ".")
+            else:
+                resolved = posixpath.normpath(posixpath.join(posixpath.dirname(here), target))
+            if resolved == ".." or resolved.startswith("../"):
+                dead.append(f"{here}: {reference} (outside the site)")
+                continue
+            path = site_dir / resolved
+            if path.is_dir():
+                path = path / "index.html"
+            if not path.is_file():
+                dead.append(f"{here}: {reference}")
+    assert not dead, "links to files the site does not have:\n" + "\n".join(sorted(set(dead)))
+
+
+# Links in Markdown: [text](target), [label]: target, and HTML href/src.
+_MARKDOWN_LINK = re.compile(
+    r"\]\(\s*<?([^)\s>]+)|^\s*\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)|\b(?:href|src)=\"([^\"]*)\"",
+    re.MULTILINE,
+)
+_CODE = re.compile(r"^([ \t]*)(`{3,}).*?^\1\2[ \t]*$|`[^`\n]+`", re.MULTILINE | re.DOTALL)
+
+
+@pytest.mark.parametrize("readme", package_readmes(), ids=lambda path: path.parent.name)
+def test_a_package_readme_links_only_to_absolute_urls(readme) -> None:
+    """A README is its package's description on PyPI, where a relative link (to another
+    package's README, to the docs folder) leads nowhere: link to the site or the repository
+    by their full URL."""
+    text = _CODE.sub("", readme.read_text())
+    relative = [
+        target
+        for match in _MARKDOWN_LINK.finditer(text)
+        for target in [next(group for group in match.groups() if group is not None)]
+        if not re.match(r"^(?:https?://|mailto:|#)", target)
+    ]
+    assert not relative, f"{readme.relative_to(ROOT)}: relative links {relative}"
 
 
 def test_math_is_rendered_to_mathml_at_build_time(site_dir) -> None:

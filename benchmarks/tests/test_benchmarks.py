@@ -360,3 +360,23 @@ def test_a_bare_cpu_name_gets_its_family_and_model(tmp_path: Path) -> None:
     named.write_text("cpu family\t: 6\nmodel\t\t: 106\nmodel name\t: Intel(R) Xeon(R) 8375C\n")
     assert machine.cpu_model(str(named)) == "Intel(R) Xeon(R) 8375C"
     assert machine.cpu_model(str(tmp_path / "missing"))  # falls back to platform's answer
+
+
+# ---------------------------------------------------------------------------- targets
+
+
+def test_a_measured_target_gives_no_reason_for_missing_and_a_missing_one_does() -> None:
+    import dataclasses
+
+    import mlp_bench
+    from report import Report
+    from settings import QUICK
+
+    tiny = dataclasses.replace(QUICK, repeats=1, warmup=0, mlp_steps=1)
+    measured, missing = Report({}, ""), Report({}, "")
+    mlp_bench.bench_mlp_torch(measured, tiny, _torch(), "cpu")
+    mlp_bench.bench_mlp_torch(missing, tiny, None, "cpu", why_no_torch="torch not installed")
+    (target,) = measured.targets
+    assert target.measured is not None and target.why == ""
+    (absent,) = missing.targets
+    assert absent.measured is None and absent.why == "torch not installed"

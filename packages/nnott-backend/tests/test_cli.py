@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import doctest
+import json
 from pathlib import Path
 
 import numpy as np
@@ -325,3 +326,67 @@ def test_hidden_activation_names_broadcast_one_name_and_check_each() -> None:
         hidden_activation_names([8, 4], ["relu", "tanh", "relu"], check)
     with pytest.raises(ConfigError, match="unknown activation 'swish'"):
         hidden_activation_names([8], ["swish"], check)
+
+
+# ------------------------------------------------------------------------ output paths
+
+
+def test_output_paths_are_checked_when_parsed(tmp_path: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    refused = {
+        ("--json", str(tmp_path)): "is a directory; give a file name",
+        ("--json", str(a_file / "run.json")): "is a file, not a directory",
+        ("--out", str(a_file)): "is a file, not a directory",
+        ("--out", str(a_file / "deeper" / "figures")): "is a file, not a directory",
+    }
+    for argv, message in refused.items():
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            {"--json": cli.output_file, "--out": cli.output_dir}[argv[0]](argv[1])
+    nested = tmp_path / "new" / "deeper"
+    assert cli.output_file(str(nested / "run.json")) == nested / "run.json"
+    assert cli.output_dir(str(nested)) == nested
+    assert cli.output_dir(str(tmp_path)) == tmp_path
+    assert cli.output_file("-") == cli.STDOUT
+    assert not nested.exists()  # checking creates nothing
+
+
+def test_a_bad_output_path_stops_the_parse_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        _parser().parse_args(["--json", str(tmp_path)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "argument --json" in err[0] and "is a directory" in err[0]
+
+
+def test_json_to_stdout_keeps_stdout_for_the_report(capsys: pytest.CaptureFixture[str]) -> None:
+    with cli.reserve_stdout_for_report(cli.STDOUT):
+        print("a table")
+        assert cli.write_json_report(cli.STDOUT, {"accuracy": 0.5, "x": np.float32(1)}) == (
+            "<stdout>"
+        )
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {"accuracy": 0.5, "x": 1.0}
+    assert captured.err == "a table\n"
+
+
+def test_json_to_a_file_leaves_stdout_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "new" / "run.json"
+    with cli.reserve_stdout_for_report(target):
+        print("a table")
+        cli.write_json_report(target, {"accuracy": 0.5})
+    assert capsys.readouterr().out == "a table\n"
+    assert json.loads(target.read_text()) == {"accuracy": 0.5}
+
+
+def test_make_parser_adds_version_when_given(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        make_parser(PROG, version="1.2.3").parse_args(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"{PROG} 1.2.3"
+    with pytest.raises(SystemExit):
+        make_parser(PROG).parse_args(["--version"])  # none asked for, none added

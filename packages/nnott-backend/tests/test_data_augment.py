@@ -215,3 +215,17 @@ def test_command_line_flags() -> None:
         with pytest.raises(SystemExit) as caught:
             parser.parse_args(bad)
         assert caught.value.code == 2
+
+
+def test_magnitudes_that_make_no_sense_are_refused_before_training() -> None:
+    from nnott.data import DataLoader
+
+    with pytest.raises(ConfigError, match="at most 180 degrees"):
+        parse_augment_spec("rotate:400")
+    images = numpy.zeros((4, 1, 28, 28), dtype=numpy.float32)
+    labels = numpy.arange(4) % 2
+    for spec, why in (("cutout:28", "would blank whole 28x28"), ("shift:30", "out of view")):
+        with pytest.raises(ConfigError, match=why):
+            DataLoader(images, labels, 2, augment=parse_augment_spec(spec))
+    for spec in ("cutout:27", "shift:27", "rotate:180"):  # the largest that still make sense
+        DataLoader(images, labels, 2, augment=parse_augment_spec(spec))

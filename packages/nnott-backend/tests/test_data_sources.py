@@ -98,6 +98,7 @@ def test_uncompressed_files_are_found(
 def test_no_download_lists_the_places_searched(
     tiny: registry.DatasetSpec, isolated_dirs: dict[str, Path]
 ) -> None:
+    isolated_dirs["explicit"].mkdir()  # an explicit data dir must exist (else: an error)
     with pytest.raises(DatasetError, match="not on this machine") as caught:
         load("tiny", data_dir=isolated_dirs["explicit"], download=False)
     message = str(caught.value)
@@ -141,6 +142,7 @@ def test_download_into_an_explicit_data_dir(
     root, url = http_root
     write_tiny_dataset(root / "tiny", seed=0)
     monkeypatch.setenv(sources.MIRROR_ENV, url)
+    isolated_dirs["explicit"].mkdir()  # load() downloads into an existing data dir only
     load("tiny", data_dir=isolated_dirs["explicit"])
     assert len(files_under(isolated_dirs["explicit"] / "tiny")) == 4
     assert files_under(sources.cache_dir()) == []

@@ -116,9 +116,44 @@ def fake_cupy(error: Exception | None = None, count: int = 1) -> types.SimpleNam
         (RuntimeError("cudaErrorUnknown"), "CUDA could not start"),
     ],
 )
-def test_probe_names_each_cause(error: Exception, expected: str) -> None:
+def test_probe_names_each_cause(
+    error: Exception, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(device_module, "_nvidia_driver_present", lambda: True)
     reason = device_module.probe_gpu(lambda: fake_cupy(error))
     assert reason is not None and expected in reason
+
+
+def test_no_driver_at_all_is_not_called_an_old_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The CUDA runtime answers "driver version is insufficient" when there is no driver.
+    monkeypatch.setattr(device_module, "_nvidia_driver_present", lambda: False)
+    error = RuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient")
+    reason = device_module.probe_gpu(lambda: fake_cupy(error))
+    assert reason is not None and reason.startswith("no NVIDIA driver is installed")
+
+
+def test_cupy_import_warnings_join_the_one_line_reason() -> None:
+    import warnings
+
+    def warning_cupy() -> types.SimpleNamespace:
+        framed = "\n-----\n\n  CuPy may not function correctly because\n  two wheels\n-----\n"
+        warnings.warn(framed, stacklevel=2)
+        return fake_cupy(count=0)
+
+    reason = device_module.probe_gpu(warning_cupy)
+    assert reason is not None and "\n" not in reason
+    assert reason.endswith("CuPy also warned: CuPy may not function correctly because two wheels")
+
+
+def test_cupy_import_warnings_are_passed_on_in_one_line_when_the_gpu_works() -> None:
+    import warnings
+
+    def warning_cupy() -> types.SimpleNamespace:
+        warnings.warn("a\nb", stacklevel=2)
+        return fake_cupy(count=1)
+
+    with pytest.warns(RuntimeWarning, match="^CuPy: a b$"):
+        assert device_module.probe_gpu(warning_cupy) is None
 
 
 def test_probe_with_zero_devices() -> None:

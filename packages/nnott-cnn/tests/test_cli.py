@@ -28,6 +28,26 @@ def test_list_shows_every_architecture_and_its_notes(capsys):
         assert arch.name in out and arch.description in out
     assert "ResNet18 (3x3 stem, no max-pool)" in out
     assert "11,689,512" in out
+    baseline_row = next(line for line in out.splitlines() if line.startswith("baseline "))
+    assert "421,738" in baseline_row  # nnott's own model: its count, not a dash
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("nnott-cnn 0.")
+
+
+def test_an_input_too_small_names_the_size_the_user_gave(capsys):
+    assert main(["summary", "lenet", "--input-size", "4"]) == 2
+    message = one_line_error(capsys)
+    assert "4x4 images are too small for lenet" in message
+
+
+def test_json_dash_puts_the_report_alone_on_stdout(capsys):
+    assert main(["lenet", "--width", "0.5", *TINY_RUN, "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["arch"] == "lenet"
+    assert "test accuracy" in captured.err
 
 
 def test_summary_matches_the_published_count(capsys):

@@ -82,6 +82,7 @@ def test_no_usable_gpu_exits_2_with_one_line_naming_the_cause(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    monkeypatch.setattr(backend_device, "_nvidia_driver_present", lambda: True)  # an old one
     reason = backend_device.probe_gpu(importer)
     monkeypatch.setattr(backend_device, "gpu_unavailable_reason", lambda: reason)
     assert main(["--quick"]) == 2
@@ -176,12 +177,40 @@ def test_a_failed_check_exits_1_and_the_report_says_which(
     assert report["summary"]["exit_status"] == 1
 
 
-def test_an_unwritable_json_path_is_a_usage_error(
+def test_an_unwritable_json_path_is_a_usage_error_before_the_run(
     xp: Any, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    target = tmp_path / "missing-folder" / "report.json"
-    assert main(["--quick", "--json", str(target)], array_module=xp) == 3
-    assert "cannot write the report" in capsys.readouterr().err
+    (tmp_path / "a-file").write_text("not a folder")
+    for target, why in (
+        (tmp_path / "a-file" / "report.json", "is a file, not a directory"),
+        (tmp_path, "is a directory"),
+    ):
+        assert main(["--quick", "--json", str(target)], array_module=xp) == 3
+        err = capsys.readouterr().err
+        assert why in err
+        assert "correctness" not in err.lower()  # refused before any check ran
+
+
+def test_the_report_goes_into_a_new_folder(xp: Any, tmp_path: pathlib.Path) -> None:
+    target = tmp_path / "new-folder" / "report.json"
+    assert main(["--quick", "--json", str(target)], array_module=xp) == 0
+    assert json.loads(target.read_text())["summary"]["passed"] is True
+
+
+def test_without_a_gpu_the_report_says_why(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli.backend_device, "gpu_unavailable_reason", lambda: "no GPU here")
+    target = tmp_path / "report.json"
+    assert main(["--quick", "--json", str(target)]) == cli.EXIT_NO_GPU
+    summary = json.loads(target.read_text())["summary"]
+    assert summary == {
+        "checks": 0,
+        "failed": [],
+        "passed": False,
+        "exit_status": cli.EXIT_NO_GPU,
+        "error": "no usable GPU: no GPU here",
+    }
 
 
 def test_a_stress_size_beyond_free_memory_is_a_usage_error() -> None:

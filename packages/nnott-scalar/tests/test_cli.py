@@ -48,6 +48,19 @@ def test_a_tiny_run_writes_json_and_plots(tmp_path: Path, capsys: pytest.Capture
     assert len(document["history"]["train_loss"]) == 1
     for name in ("scalar-history.png", "scalar-confusion.png", "scalar-misclassified.png"):
         assert (tmp_path / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the per-epoch table too, as the other tiers write it
+    rows = json.loads((tmp_path / "figures" / "scalar-history.json").read_text())
+    assert [row["epoch"] for row in rows] == [1]
+    assert rows[0]["train_loss"] == document["history"]["train_loss"][0]
+    csv_lines = (tmp_path / "figures" / "scalar-history.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("epoch,train_loss,") and len(csv_lines) == 2
+
+
+def test_json_dash_puts_the_report_alone_on_stdout(capsys: pytest.CaptureFixture) -> None:
+    assert main([*TINY, "--epochs", "1", "--batch-size", "8", "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["epochs"] == 1
+    assert "test accuracy" in captured.err
 
 
 def test_trace_and_deeper_networks_from_the_command_line(capsys: pytest.CaptureFixture) -> None:

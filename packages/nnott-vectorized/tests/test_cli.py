@@ -12,7 +12,12 @@ import pytest
 from nnott.backend import gpu_available
 from nnott.vectorized.__main__ import main
 from nnott.vectorized.cli import build_parser
-from nnott.vectorized.training_cli import build_optimizer, build_schedule, changed_settings
+from nnott.vectorized.training_cli import (
+    build_optimizer,
+    build_schedule,
+    changed_settings,
+    validate_training_args,
+)
 
 TINY = ["--limit", "300", "--epochs", "2", "--hidden-sizes", "32", "--no-progress"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -68,6 +73,69 @@ BAD_FLAGS = {
     "missing checkpoint": ["--resume", "no/such/checkpoint.safetensors"],
 }
 
+# Refused before any training, each with the words that say why (the report of a finished
+# run must never be lost to a path that cannot be written).
+REFUSED = {
+    "momentum of one or more": (["--optimizer", "sgd", "--momentum", "1.5"], "less than 1"),
+    "floor above the rate": (["--lr-schedule", "cosine", "--min-lr", "0.1"], "below --lr"),
+    "a growing decay factor": (["--lr-schedule", "step", "--lr-gamma", "5"], "below 1"),
+    "unsorted milestones": (
+        ["--lr-schedule", "multistep", "--lr-milestones", "5,2"],
+        "increasing epochs",
+    ),
+    "gamma without its schedule": (["--lr-gamma", "0.5"], "no effect without --lr-schedule"),
+    "warm-up without cosine": (["--warmup-epochs", "1"], "no effect without --lr-schedule"),
+    "min-lr without cosine": (["--min-lr", "0.0001"], "no effect without --lr-schedule"),
+    "step length without step": (["--lr-step-epochs", "1"], "without --lr-schedule step"),
+    "plateau patience without plateau": (["--plateau-patience", "1"], "plateau"),
+    "patience without early stopping": (["--patience", "2"], "without --early-stopping"),
+    "min-delta without early stopping": (["--min-delta", "0.1"], "without --early-stopping"),
+    "lookahead k without lookahead": (["--lookahead-k", "3"], "without --lookahead"),
+    "lookahead alpha without lookahead": (["--lookahead-alpha", "0.3"], "without --lookahead"),
+    "a report into a directory": (["--json", "."], "is a directory"),
+}
+BAD_FLAGS.update({name: flags for name, (flags, _) in REFUSED.items()})
+
+
+@pytest.mark.parametrize("flags,why", REFUSED.values(), ids=REFUSED.keys())
+def test_flags_that_would_do_nothing_or_harm_are_refused_with_the_reason(flags, why, capsys):
+    assert main([*TINY, *flags]) == 2
+    assert why in capsys.readouterr().err
+
+
+def test_feature_flags_left_alone_get_their_defaults():
+    args = build_parser().parse_args([])
+    validate_training_args(args)
+    assert (args.warmup_epochs, args.min_lr, args.plateau_patience) == (0, 0.0, 2)
+    assert (args.patience, args.min_delta, args.lookahead_k, args.lookahead_alpha) == (
+        3,
+        0.0,
+        5,
+        0.5,
+    )
+    assert args.lr_gamma is None  # each schedule has its own
+
+
+def test_json_dash_puts_the_report_alone_on_stdout(capsys):
+    assert main([*TINY, "--epochs", "1", "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)  # the whole of stdout is one JSON document
+    assert report["epochs"] == 1 and report["outputs"]["json"] == "-"
+    assert "test accuracy" in captured.err  # the tables went to stderr
+
+
+def test_zero_epochs_reports_no_speed(tmp_path, capsys):
+    assert main([*TINY, "--epochs", "0", "--json", str(tmp_path / "r.json")]) == 0
+    assert "- (nothing trained)" in capsys.readouterr().out
+    assert json.loads((tmp_path / "r.json").read_text())["train_samples_per_s"] is None
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.startswith("nnott-vectorized 0.")
+
 
 @pytest.mark.parametrize("flags", BAD_FLAGS.values(), ids=BAD_FLAGS.keys())
 def test_bad_flags_end_in_one_line_and_exit_code_2(flags, capsys):
@@ -121,6 +189,7 @@ def test_every_optimizer_and_schedule_builds_from_flags():
     for name in OPTIMIZERS:
         for schedule in SCHEDULES:
             args = parser.parse_args(["--optimizer", name, "--lr-schedule", schedule])
+            validate_training_args(args)  # fills in the defaults of the feature flags
             optimizer = build_optimizer(args, model.parameters())
             built = build_schedule(args, optimizer, steps_per_epoch=7)
             assert (built is None) == (schedule == "constant")

@@ -41,6 +41,7 @@ __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "Checkpoint",
+    "json_text",
     "load_checkpoint",
     "save_checkpoint",
     "write_bytes_atomic",
@@ -147,13 +148,19 @@ def _to_json(obj: Any, *, indent: int | None) -> str:
     return json.dumps(obj, indent=indent, default=_json_default)
 
 
-def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> Path:
-    """Write ``obj`` as indented JSON, atomically (see :func:`write_bytes_atomic`).
+def json_text(obj: Any) -> str:
+    """``obj`` as indented JSON text ending in a newline, as :func:`write_json_atomic` writes it.
 
-    NumPy scalars and arrays are written as numbers and lists; NaN and infinity as the
+    NumPy scalars and arrays become numbers and lists; NaN and infinity the
     ``NaN``/``Infinity`` tokens Python's :mod:`json` reads back.
     """
-    return write_bytes_atomic(path, (_to_json(obj, indent=2) + "\n").encode("utf-8"))
+    return _to_json(obj, indent=2) + "\n"
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> Path:
+    """Write ``obj`` as indented JSON (:func:`json_text`), atomically (see
+    :func:`write_bytes_atomic`)."""
+    return write_bytes_atomic(path, json_text(obj).encode("utf-8"))
 
 
 # --------------------------------------------------------------------------- save, load

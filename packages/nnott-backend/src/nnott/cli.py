@@ -32,11 +32,12 @@ A command line's ``__main__`` looks like this::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 from nnott import backend
 from nnott.backend import device as backend_device
@@ -46,6 +47,7 @@ from nnott.errors import ConfigError, GpuUnavailableError, NnottError
 __all__ = [
     "DEFAULT_OUT_DIR",
     "DEFAULT_VAL_SPLIT",
+    "STDOUT",
     "DefaultsHelpFormatter",
     "OneLineErrorParser",
     "add_common_arguments",
@@ -54,14 +56,18 @@ __all__ = [
     "int_list",
     "make_parser",
     "non_negative_int",
+    "output_dir",
+    "output_file",
     "positive_float",
     "positive_int",
     "positive_int_list",
+    "reserve_stdout_for_report",
     "run_main",
     "seed_everything",
     "select_device",
     "str_list",
     "unit_fraction",
+    "write_json_report",
 ]
 
 DEFAULT_VAL_SPLIT = 0.1
@@ -69,6 +75,9 @@ DEFAULT_VAL_SPLIT = 0.1
 
 DEFAULT_OUT_DIR = Path("nnott-output")
 """Where ``--plot`` figures and other run outputs go unless ``--out`` says otherwise."""
+
+STDOUT = "-"
+"""What ``--json -`` stands for: the report goes to standard output (the tables to stderr)."""
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -152,6 +161,53 @@ def str_list(text: str) -> list[str]:
     return _split_items(text)
 
 
+def _check_can_create(path: Path) -> None:
+    """Refuse ``path`` when the nearest of its parents that exists is no writable directory."""
+    for parent in path.parents:  # nearest first; the last one is "." or "/"
+        if not parent.exists():
+            continue
+        if not parent.is_dir():
+            raise argparse.ArgumentTypeError(f"{parent} is a file, not a directory")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise argparse.ArgumentTypeError(f"no permission to create files in {parent}")
+        return
+
+
+def output_file(text: str) -> Path | str:
+    """An argparse type: a file to write at the end of a run (``--json``), checked now.
+
+    A run that trains for an hour and then cannot write its report loses the hour, so the
+    path is checked before any work starts: it must not be a directory, and the directory
+    it goes in must exist or be creatable. :data:`STDOUT` (``-``) is standard output.
+    """
+    if text == STDOUT:
+        return STDOUT
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{path} is a directory; give a file name, such as {path / 'report.json'}"
+        )
+    if path.exists() and not os.access(path, os.W_OK):
+        raise argparse.ArgumentTypeError(f"no permission to write {path}")
+    _check_can_create(path)
+    return path
+
+
+def output_dir(text: str) -> Path:
+    """An argparse type: a directory to write into (``--out``, ``--checkpoint-dir``), checked
+    before any work starts: an existing path must be a writable directory, a new one must
+    be creatable."""
+    path = Path(text)
+    if path.exists():
+        if not path.is_dir():
+            raise argparse.ArgumentTypeError(f"{path} is a file, not a directory")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise argparse.ArgumentTypeError(f"no permission to write in {path}")
+        return path
+    _check_can_create(path)
+    return path
+
+
 # ------------------------------------------------------------------------------- parser
 
 
@@ -201,10 +257,16 @@ def hidden_activation_names(
     return chosen
 
 
-def make_parser(prog: str, description: str | None = None, **kwargs: Any) -> OneLineErrorParser:
-    """A parser for an nnott command line: one-line errors, defaults shown in ``--help``."""
+def make_parser(
+    prog: str, description: str | None = None, *, version: str | None = None, **kwargs: Any
+) -> OneLineErrorParser:
+    """A parser for an nnott command line: one-line errors, defaults shown in ``--help``,
+    and ``--version`` (``prog VERSION``) when the package's ``version`` is given."""
     kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
-    return OneLineErrorParser(prog=prog, description=description, **kwargs)
+    parser = OneLineErrorParser(prog=prog, description=description, **kwargs)
+    if version is not None:
+        parser.add_argument("--version", action="version", version=f"%(prog)s {version}")
+    return parser
 
 
 def add_common_arguments(
@@ -221,7 +283,9 @@ def add_common_arguments(
     --limit --plot --out --json --no-progress``. The parsed names are ``args.epochs``,
     ``args.batch_size``, ``args.lr``, ``args.gpu``, ``args.seed``, ``args.dataset``,
     ``args.data_dir`` (Path or None), ``args.val_split``, ``args.limit`` (int or None),
-    ``args.plot``, ``args.out`` (Path), ``args.json`` (Path or None), ``args.no_progress``.
+    ``args.plot``, ``args.out`` (Path), ``args.json`` (Path, :data:`STDOUT` or None),
+    ``args.no_progress``. The output paths are checked when parsed (:func:`output_dir`,
+    :func:`output_file`), so that a run never ends unable to write what it made.
     """
     # Imported here, not at the top: nnott.data's own command line imports this module.
     from nnott.data import DEFAULT_DATASET
@@ -280,15 +344,63 @@ def add_common_arguments(
     )
     output.add_argument(
         "--out",
-        type=Path,
+        type=output_dir,
         default=DEFAULT_OUT_DIR,
         metavar="DIR",
         help="directory for figures and other outputs",
     )
     output.add_argument(
-        "--json", type=Path, default=None, metavar="PATH", help="write a JSON report here"
+        "--json",
+        type=output_file,
+        default=None,
+        metavar="PATH",
+        help="write a JSON report here ('-': to stdout, the tables then go to stderr)",
     )
     output.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+# ------------------------------------------------------------------------- the report
+
+
+class _ReportStream:
+    """The standard output that ``--json -`` set aside for the report, while it is."""
+
+    stream: TextIO | None = None
+
+
+@contextlib.contextmanager
+def reserve_stdout_for_report(target: Path | str | None) -> Iterator[None]:
+    """With ``--json -`` (``target`` is :data:`STDOUT`), keep standard output for the report.
+
+    Inside the block, everything else printed to stdout (the tables) goes to stderr, so
+    that ``nnott-cnn lenet --json - | jq .test_accuracy`` reads one JSON document; the
+    report itself is written by :func:`write_json_report`. Any other target: no change.
+    """
+    if target != STDOUT:
+        yield
+        return
+    _ReportStream.stream = sys.stdout
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _ReportStream.stream = None
+
+
+def write_json_report(target: Path | str, report: Mapping[str, Any]) -> str:
+    """Write the run's report as JSON to ``target``, a file (atomically) or :data:`STDOUT`.
+
+    Returns where it went, for the report's list of outputs.
+    """
+    # Imported here, not at the top: nnott.checkpoint is heavier than a parser needs.
+    from nnott.checkpoint import json_text, write_json_atomic
+
+    if target == STDOUT:
+        stream = _ReportStream.stream or sys.stdout
+        stream.write(json_text(dict(report)))
+        stream.flush()
+        return "<stdout>"
+    return str(write_json_atomic(target, dict(report)))
 
 
 # ------------------------------------------------------------------- errors and devices

@@ -14,8 +14,11 @@ with NumPy arrays). See :mod:`nnott.backend.emulated`.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
+import sys
+import warnings
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -62,10 +65,29 @@ def _cupy_install_hint() -> str:
     return "install it with: pip install 'nnott-backend[gpu]' (or '[cuda13]' for CUDA 13)"
 
 
+def _nvidia_driver_present() -> bool:
+    """True if the NVIDIA driver's CUDA library can be loaded on this machine."""
+    names = {"win32": ("nvcuda.dll",), "linux": ("libcuda.so.1", "libcuda.so")}
+    for name in names.get(sys.platform, ()):
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            continue
+        return True
+    return False
+
+
 def _diagnose_cuda_error(error: Exception) -> str:
     """Turn a CUDA runtime error into the one cause a learner can act on."""
     text = str(error)
     if "InsufficientDriver" in text or "driver version is insufficient" in text:
+        # The CUDA runtime says the same when there is no driver at all: a laptop without
+        # an NVIDIA GPU where CuPy was installed anyway.
+        if not _nvidia_driver_present():
+            return (
+                "no NVIDIA driver is installed (the CUDA library libcuda cannot be loaded), "
+                "so this machine has no GPU that CuPy can use"
+            )
         return (
             "the NVIDIA driver is too old for this CuPy wheel "
             "(update the driver, or install the CuPy wheel built for your CUDA version)"
@@ -87,19 +109,42 @@ def probe_gpu(import_cupy: Callable[[], Any] | None = None) -> str | None:
 
             return cupy
 
-    try:
-        cupy = import_cupy()
-    except ImportError:
-        return f"CuPy is not installed; {_cupy_install_hint()}"
-    except Exception as error:  # a broken CuPy install raises all sorts of things
-        return f"CuPy is installed but failed to import ({error})"
+    # CuPy warns at import about a broken environment (two CuPy wheels installed, say) in
+    # a framed paragraph. Caught here, it becomes part of the one-line reason when the GPU
+    # cannot be used, and is passed on, in one line, when it can.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            cupy = import_cupy()
+        except ImportError:
+            return f"CuPy is not installed; {_cupy_install_hint()}"
+        except Exception as error:  # a broken CuPy install raises all sorts of things
+            return f"CuPy is installed but failed to import ({error})"
+    said = [_one_line(str(warning.message)) for warning in caught]
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as error:
-        return _diagnose_cuda_error(error)
+        return _with_warnings(_diagnose_cuda_error(error), said)
     if count == 0:
-        return "no CUDA device is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES)"
+        return _with_warnings(
+            "no CUDA device is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES)", said
+        )
+    for text in said:
+        warnings.warn(f"CuPy: {text}", RuntimeWarning, stacklevel=2)
     return None
+
+
+def _one_line(text: str) -> str:
+    """A framed, multi-line warning as one line (rules of dashes dropped)."""
+    lines = (line.strip() for line in text.splitlines())
+    return " ".join(line for line in lines if line and set(line) != {"-"})
+
+
+def _with_warnings(reason: str, said: list[str], limit: int = 160) -> str:
+    """``reason`` and what CuPy warned, each warning cut to its first ``limit`` characters
+    (CuPy's own paragraph goes on with generic install steps)."""
+    cut = [text if len(text) <= limit else text[: limit - 3].rstrip() + "..." for text in said]
+    return reason + "".join(f"; CuPy also warned: {text}" for text in cut)
 
 
 @functools.cache

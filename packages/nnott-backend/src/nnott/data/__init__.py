@@ -10,12 +10,13 @@
 ...     ...
 
 Modules: :mod:`~nnott.data.dataset` (:class:`Dataset`, :func:`load`), :mod:`~.sources`
-(lookup order and downloads), :mod:`~.registry` (names, URLs, checksums), :mod:`~.idx`
+(lookup order and downloads), :mod:`~.registry` (names, URLs, checksums), :mod:`~.verify`
+(is a file on disk intact?), :mod:`~.idx`
 and :mod:`~.cifar` (file formats), :mod:`~.standardize`, :mod:`~.split`, :mod:`~.loader`,
 :mod:`~.augment`. ``python -m nnott.data`` (``nnott-data``) lists, describes and fetches.
 """
 
-from nnott.data.dataset import DEFAULT_DATASET, Dataset, available, info, load
+from nnott.data.dataset import DEFAULT_DATASET, Dataset, FetchReport, available, fetch, info, load
 from nnott.data.loader import DataLoader
 from nnott.data.registry import DatasetInfo
 from nnott.data.split import train_val_split
@@ -26,8 +27,10 @@ __all__ = [
     "DataLoader",
     "Dataset",
     "DatasetInfo",
+    "FetchReport",
     "Standardizer",
     "available",
+    "fetch",
     "info",
     "load",
     "train_val_split",

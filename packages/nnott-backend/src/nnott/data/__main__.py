@@ -2,7 +2,10 @@
 
 nnott-data list                      # names, sizes, whether present on this machine
 nnott-data info fashion-mnist        # description, classes, license, where found
-nnott-data fetch mnist [--data-dir DIR]
+nnott-data fetch mnist [--data-dir DIR]   # download, or repair a damaged copy
+
+``list`` and ``info`` check the files they find (pinned checksum, else structure) and
+report a damaged copy as corrupt; ``fetch`` downloads the missing and damaged files again.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from nnott.backend._version import __version__
 from nnott.cli import format_table, make_parser, run_main
 from nnott.data import dataset, sources
 from nnott.data.registry import get_spec
@@ -25,17 +29,24 @@ def _megabytes(size: int) -> str:
 def _list(args: argparse.Namespace) -> None:
     rows = []
     for name in dataset.available():
-        about = dataset.info(name, data_dir=args.data_dir)
+        about = dataset.info(name, data_dir=args.data_dir, verify=True)
         shape = "x".join(str(side) for side in about.image_shape)
         where = str(about.location) if about.location else "not present (downloads on use)"
+        if about.corrupt:
+            where = f"CORRUPT {where} (see: {PROG} info {name})"
         rows.append(
             [name, shape, about.train_size, about.test_size, _megabytes(about.download_size), where]
         )
     print(format_table(rows, ["dataset", "image", "train", "test", "download", "location"]))
 
 
+def _fetch_command(name: str, data_dir: Path | None) -> str:
+    """The ``nnott-data fetch`` command line that repairs ``name`` where it was found."""
+    return f"{PROG} fetch {name}" + (f" --data-dir {data_dir}" if data_dir is not None else "")
+
+
 def _info(args: argparse.Namespace) -> None:
-    about = dataset.info(args.name, data_dir=args.data_dir)
+    about = dataset.info(args.name, data_dir=args.data_dir, verify=True)
     shape = "x".join(str(side) for side in about.image_shape)
     print(f"{about.name}: {about.description}")
     print(f"  images    {shape} (C x H x W), {about.train_size:,} train, {about.test_size:,} test")
@@ -44,24 +55,33 @@ def _info(args: argparse.Namespace) -> None:
     print(f"  source    {about.url}")
     print(f"  download  {_megabytes(about.download_size)}")
     print(f"  location  {about.location or 'not on this machine'}")
+    for number, problem in enumerate(about.problems or ()):
+        print(f"  {'corrupt' if number == 0 else '':8}  {problem}")
+    if about.corrupt:
+        print(f"  repair    {_fetch_command(args.name, args.data_dir)} (downloads a fresh copy)")
     if about.location is None:
         spec = get_spec(args.name)
         print("  searched  " + "\n            ".join(sources.searched_places(spec, args.data_dir)))
 
 
 def _fetch(args: argparse.Namespace) -> None:
-    data = dataset.load(args.name, data_dir=args.data_dir, download=True)
-    about = dataset.info(args.name, data_dir=args.data_dir)
+    report = dataset.fetch(args.name, data_dir=args.data_dir)
+    if report.replaced:
+        print(f"{PROG}: replaced the damaged {', '.join(report.replaced)}", file=sys.stderr)
+    data = report.dataset
     print(
         f"{data.name}: {len(data.train_labels):,} training and {len(data.test_labels):,} test "
-        f"images ready in {about.location}"
+        f"images ready in {report.location}"
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = make_parser(PROG, "List, describe and fetch nnott's datasets.")
+    parser = make_parser(PROG, "List, describe and fetch nnott's datasets.", version=__version__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    data_dir_help = "also look in DIR (and DIR/NAME); fetch downloads into DIR/NAME"
+    data_dir_help = (
+        "look in DIR/NAME and DIR first (DIR must be a directory); "
+        "fetch downloads into DIR/NAME, creating it"
+    )
     listing = commands.add_parser("list", help="the known datasets and whether they are here")
     listing.add_argument("--data-dir", type=Path, metavar="DIR", help=data_dir_help)
     listing.set_defaults(action=_list)

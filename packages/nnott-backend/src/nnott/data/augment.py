@@ -170,6 +170,10 @@ class Op:
     def magnitude_text(self) -> str:
         return ""
 
+    def check_fits(self, height: int, width: int) -> None:
+        """Raise ConfigError when this op's magnitude makes no sense for such images (a
+        cutout as big as the image leaves nothing to learn from). Most ops fit any size."""
+
     def __repr__(self) -> str:
         magnitude = self.magnitude_text()
         return f"{self.name}{':' + magnitude if magnitude else ''}@{self.probability:g}"
@@ -204,6 +208,13 @@ class Shift(Op):
     def magnitude_text(self) -> str:
         return "" if self.max_pixels is None else str(self.max_pixels)
 
+    def check_fits(self, height: int, width: int) -> None:
+        if self.max_pixels is not None and self.max_pixels >= min(height, width):
+            raise ConfigError(
+                f"shift:{self.max_pixels} would move {height}x{width} images entirely out "
+                f"of view; give fewer than {min(height, width)} pixels"
+            )
+
 
 class HorizontalFlip(Op):
     """Mirror left-right."""
@@ -231,6 +242,11 @@ class Rotate(Op):
     def __init__(self, max_degrees: float = 15.0, probability: float = DEFAULT_PROBABILITY):
         super().__init__(probability)
         self.max_degrees = _check_positive(max_degrees, "the rotation angle")
+        if self.max_degrees > 180.0:
+            raise ConfigError(
+                f"rotate takes at most 180 degrees (-180 to 180 is every rotation), "
+                f"not {max_degrees:g}"
+            )
 
     def transform(self, x: Any, rng: numpy.random.Generator) -> Any:
         batch = x.shape[0]
@@ -315,6 +331,14 @@ class Cutout(Op):
 
     def magnitude_text(self) -> str:
         return "" if self.size is None else str(self.size)
+
+    def check_fits(self, height: int, width: int) -> None:
+        if self.size is not None and self.size >= min(height, width):
+            raise ConfigError(
+                f"cutout:{self.size} would blank whole {height}x{width} images; give a "
+                f"side below {min(height, width)} (the default is a quarter: "
+                f"{max(1, round(height / 4))})"
+            )
 
 
 class Brightness(Op):
@@ -504,6 +528,11 @@ class Augmentation:
 
     def __bool__(self) -> bool:
         return bool(self.ops) or self.mixes_labels or self.randaugment is not None
+
+    def check_image_size(self, height: int, width: int) -> None:
+        """Raise ConfigError, before any training, for an op too big for such images."""
+        for op in self.ops:
+            op.check_fits(height, width)
 
     def __call__(
         self, x: Any, y: Any, rng: numpy.random.Generator, num_classes: int

@@ -63,9 +63,7 @@ def _read_members(location: Path, names: tuple[str, ...]) -> dict[str, bytes]:
                     if stream is not None:
                         contents[name] = stream.read()
     except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
-        raise DatasetError(
-            f"{archive}: truncated or corrupt archive ({error}); delete it and fetch it again"
-        ) from None
+        raise DatasetError(f"{archive}: truncated or corrupt archive ({error})") from None
     missing = [name for name in names if name not in contents]
     if missing:
         raise DatasetError(f"{archive}: the archive lacks {', '.join(missing)}")

@@ -5,11 +5,16 @@
 >>> data.train_images.shape, data.train_images.dtype
 ((6000, 1, 28, 28), dtype('uint8'))
 >>> small = data.limit(600, 100, seed=1)   # class-balanced subset (the CLIs' --limit)
+
+:func:`fetch` (``nnott-data fetch``) makes a named dataset's files present and intact,
+downloading what is missing and replacing what is damaged; :func:`info` with
+``verify=True`` reports damaged files without touching them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from importlib import resources
 from pathlib import Path
@@ -19,12 +24,34 @@ import numpy
 from nnott.data import sources
 from nnott.data.cifar import read_cifar10
 from nnott.data.idx import read_idx_images, read_idx_labels
-from nnott.data.registry import REGISTRY, DatasetInfo, DatasetSpec, get_spec
+from nnott.data.registry import (
+    REGISTRY,
+    DatasetInfo,
+    DatasetSpec,
+    get_spec,
+    label_fingerprint,
+    owner_of_labels,
+)
+from nnott.data.verify import problems as file_problems
 from nnott.errors import ConfigError, DatasetError
 
-__all__ = ["DEFAULT_DATASET", "Dataset", "available", "balanced_indices", "info", "load"]
+__all__ = [
+    "DEFAULT_DATASET",
+    "Dataset",
+    "FetchReport",
+    "ForeignDataError",
+    "available",
+    "balanced_indices",
+    "fetch",
+    "info",
+    "load",
+]
 
 DEFAULT_DATASET = "fashion-mnist-small"
+
+# Warnings about ignored data dirs go through logging: with logging unconfigured (the CLIs)
+# Python prints the message alone, one line on stderr; applications can route or silence it.
+_log = logging.getLogger("nnott.data")
 
 _LIMIT_STREAM = 0x4C494D  # "LIM": keeps limit()'s draws apart from other seeded streams
 
@@ -123,15 +150,43 @@ def _bundled_dir() -> Path:
     return Path(str(resources.files("nnott.data") / "bundled"))
 
 
-def _where(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None) -> Path | None:
+def _explicit_dir(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None) -> Path | None:
+    """The checked explicit data dir (it must exist and be a directory), or None."""
+    if data_dir is None:
+        return None
+    if spec.bundled:
+        hint = f"{spec.name} ships inside nnott and needs no data dir"
+    else:
+        path = Path(data_dir).expanduser()
+        hint = f"`nnott-data fetch {spec.name} --data-dir {path}` creates it and downloads into it"
+    return sources.check_data_dir(data_dir, hint=hint)
+
+
+def _in_explicit_dir(spec: DatasetSpec, location: Path, explicit: Path | None) -> bool:
+    """True if ``location`` is one of the two places the explicit data dir offers."""
+    return explicit is not None and location in (explicit / spec.name, explicit)
+
+
+def _where(spec: DatasetSpec, explicit: Path | None) -> Path | None:
     if spec.bundled:
         return _bundled_dir()
-    return sources.locate(spec, data_dir)
+    return sources.locate(spec, explicit)
 
 
-def info(name: str, *, data_dir: str | os.PathLike[str] | None = None) -> DatasetInfo:
-    """Description, classes, sizes, license, source and where the files are on this machine."""
+def info(
+    name: str, *, data_dir: str | os.PathLike[str] | None = None, verify: bool = False
+) -> DatasetInfo:
+    """Description, classes, sizes, license, source and where the files are on this machine.
+
+    With ``verify=True`` the files found are also checked (pinned checksum, else
+    structure; about a second for a 30 MB dataset) and ``problems`` lists the damaged ones.
+    An explicit ``data_dir`` that is missing or not a directory raises DatasetError.
+    """
     spec = get_spec(name)
+    location = _where(spec, _explicit_dir(spec, data_dir))
+    problems = None
+    if verify and location is not None:
+        problems = tuple(file_problems(spec, location).values())
     return DatasetInfo(
         name=spec.name,
         description=spec.description,
@@ -142,8 +197,36 @@ def info(name: str, *, data_dir: str | os.PathLike[str] | None = None) -> Datase
         license=spec.license,
         url=spec.homepage,
         download_size=0 if spec.bundled else spec.download_size,
-        location=_where(spec, data_dir),
+        location=location,
+        problems=problems,
     )
+
+
+def _read(spec: DatasetSpec, location: Path) -> Dataset:
+    """Read ``spec``'s files from the directory ``location``: no lookup, no download."""
+    if spec.format == "cifar10-binary":
+        arrays = read_cifar10(location)
+        return Dataset(spec.name, *arrays, classes=spec.classes)
+    return _read_idx_dataset(spec, location)
+
+
+class ForeignDataError(DatasetError):
+    """The files found under a dataset's names hold another registered dataset's data."""
+
+
+def _check_labels_are_this_datasets(
+    spec: DatasetSpec, location: Path, *labels: numpy.ndarray
+) -> None:
+    """Refuse the labels of another registered dataset (the MNIST-like datasets share
+    their file names, so a folder of Fashion-MNIST is also "found" as mnist or kmnist)."""
+    for split_labels in labels:
+        owner = owner_of_labels(label_fingerprint(split_labels))
+        if owner is not None and owner != spec.name:
+            raise ForeignDataError(
+                f"{location} holds {owner}'s files, not {spec.name}'s (both use the same "
+                f"file names); keep each dataset in a folder of its own, such as "
+                f"{location / spec.name}"
+            )
 
 
 def _read_idx_dataset(spec: DatasetSpec, location: Path) -> Dataset:
@@ -155,10 +238,11 @@ def _read_idx_dataset(spec: DatasetSpec, location: Path) -> Dataset:
             raise DatasetError(f"{location}: missing {spec.files[role].filename}")
         return found
 
-    train_images = read_idx_images(path("train_images"))
     train_labels = read_idx_labels(path("train_labels"), num_classes)
-    test_images = read_idx_images(path("test_images"))
     test_labels = read_idx_labels(path("test_labels"), num_classes)
+    _check_labels_are_this_datasets(spec, location, train_labels, test_labels)
+    train_images = read_idx_images(path("train_images"))
+    test_images = read_idx_images(path("test_images"))
     for split, images, labels in (
         ("train", train_images, train_labels),
         ("test", test_images, test_labels),
@@ -182,21 +266,155 @@ def load(
 ) -> Dataset:
     """Load dataset ``name`` (default :data:`DEFAULT_DATASET`), downloading it if needed.
 
-    See :mod:`nnott.data.sources` for the lookup order. With ``download=False`` a dataset
-    found nowhere raises :class:`~nnott.errors.DatasetError` listing the places searched.
+    See :mod:`nnott.data.sources` for the lookup order. An explicit ``data_dir`` must be an
+    existing directory (else :class:`~nnott.errors.DatasetError`); when it lacks the
+    dataset the lookup goes on as documented, with one warning naming the ignored dir and
+    the copy used instead. With ``download=False`` a dataset found nowhere raises
+    DatasetError listing the places searched. A damaged file raises DatasetError naming
+    it and the ``nnott-data fetch`` command that replaces it.
     """
     spec = get_spec(DEFAULT_DATASET if name is None else name)
-    location = _where(spec, data_dir)
+    explicit = _explicit_dir(spec, data_dir)
+    if spec.bundled:
+        if explicit is not None:
+            _log.warning(
+                "nnott: warning: %s ships inside nnott; data dir %s is not used",
+                spec.name,
+                explicit,
+            )
+        return _read(spec, _bundled_dir())
+    location = sources.locate(spec, explicit)
     if location is None:
-        places = "; ".join(sources.searched_places(spec, data_dir))
         if not download:
+            places = "; ".join(sources.searched_places(spec, explicit))
             raise DatasetError(
                 f"dataset {spec.name!r} is not on this machine (searched: {places}); "
                 f"run `nnott-data fetch {spec.name}` or allow downloading"
             )
-        target = Path(data_dir) / spec.name if data_dir is not None else None
-        location = sources.download(spec, target or sources.cache_dir() / spec.name)
-    if spec.format == "cifar10-binary":
-        arrays = read_cifar10(location)
-        return Dataset(spec.name, *arrays, classes=spec.classes)
-    return _read_idx_dataset(spec, location)
+        location = sources.download(spec, (explicit or sources.cache_dir()) / spec.name)
+    elif explicit is not None and not _in_explicit_dir(spec, location, explicit):
+        _log.warning(
+            "nnott: warning: data dir %s holds no complete copy of %s; using %s instead",
+            explicit,
+            spec.name,
+            location,
+        )
+    try:
+        return _read(spec, location)
+    except ForeignDataError:
+        raise  # intact files of another dataset: a fresh download is not the cure
+    except DatasetError as error:
+        flag = f" --data-dir {explicit}" if _in_explicit_dir(spec, location, explicit) else ""
+        raise DatasetError(
+            f"{error}; `nnott-data fetch {spec.name}{flag}` downloads a fresh copy"
+        ) from None
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FetchReport:
+    """What :func:`fetch` did: the dataset, where its files are, which were downloaded."""
+
+    dataset: Dataset
+    location: Path
+    downloaded: tuple[str, ...]  # file names that were missing and have been downloaded
+    replaced: tuple[str, ...]  # file names that were damaged and have been downloaded again
+
+
+def _fetch_target(spec: DatasetSpec, explicit: Path | None) -> Path:
+    """The directory :func:`fetch` completes: the copy the user pointed at or would load.
+
+    With an explicit data dir: ``<dir>/<name>`` or ``<dir>`` if either already holds some
+    of the files (they are kept and completed), else ``<dir>/<name>``. Without one: the
+    first complete copy in lookup order, else ``<cache>/<name>``.
+    """
+    if explicit is not None:
+        for directory in (explicit / spec.name, explicit):
+            if (
+                directory.is_dir()
+                and sources.holds_any_file(spec, directory)
+                and not _holds_foreign_labels(spec, directory)  # never overwrite those
+            ):
+                return directory
+        return explicit / spec.name
+    return sources.locate(spec, None) or sources.cache_dir() / spec.name
+
+
+def _holds_foreign_labels(spec: DatasetSpec, directory: Path) -> bool:
+    """True if ``directory`` holds, under ``spec``'s file names, another dataset's labels."""
+    for role in ("train_labels", "test_labels"):
+        file = spec.files.get(role)
+        path = None if file is None else sources.find_file(directory, file.filename)
+        if path is None:
+            continue
+        try:
+            owner = owner_of_labels(label_fingerprint(read_idx_labels(path, len(spec.classes))))
+        except DatasetError:
+            continue  # damaged: that is for fetch to repair, not foreign
+        if owner is not None and owner != spec.name:
+            return True
+    return False
+
+
+def _problems(spec: DatasetSpec, directory: Path) -> dict[str, str]:
+    """:func:`~nnott.data.verify.problems`, or every file missing when ``directory`` does
+    not exist yet."""
+    if directory.is_dir():
+        return file_problems(spec, directory)
+    return {role: f"{file.filename}: missing" for role, file in spec.files.items()}
+
+
+def fetch(
+    name: str | None = None, *, data_dir: str | os.PathLike[str] | None = None
+) -> FetchReport:
+    """Make dataset ``name``'s files present and intact; download what is missing or damaged.
+
+    Where: with ``data_dir``, in ``<data_dir>/<name>`` or ``<data_dir>`` itself, whichever
+    already holds some of the files (``data_dir`` is created if it does not exist yet, but
+    must not be a file); without it, the copy :func:`load` would use, else the user cache.
+    Each file found there is verified against its pinned SHA-256, else by structure
+    (:mod:`~nnott.data.verify`), so a re-compressed Debian copy is kept while a truncated
+    file is downloaded again. Downloads are atomic: if one fails, DatasetError says why and
+    every file stays as it was. A damaged copy in a system directory is never written to
+    (the OS package owns it); a fresh copy goes to the user cache instead, which the lookup
+    order searches first.
+    """
+    spec = get_spec(DEFAULT_DATASET if name is None else name)
+    explicit = None if data_dir is None else sources.check_data_dir(data_dir, must_exist=False)
+    if spec.bundled:
+        return FetchReport(_read(spec, _bundled_dir()), _bundled_dir(), (), ())
+    target = _fetch_target(spec, explicit)
+    bad = _problems(spec, target)
+    if bad and explicit is None and sources.is_system_dir(target):
+        target = sources.cache_dir() / spec.name
+        bad = _problems(spec, target)
+    damaged = {role: reason for role, reason in bad.items() if not reason.endswith(": missing")}
+    if damaged and (target / "cifar-10-batches-bin").is_dir():
+        raise DatasetError(
+            f"{target}/{damaged['archive']}; delete {target / 'cifar-10-batches-bin'} "
+            "and fetch again (the archive is then read in place)"
+        )
+    if bad:
+        try:
+            sources.download(spec, target, roles=list(bad))
+        except sources.DownloadError as error:
+            if not damaged:
+                raise
+            raise DatasetError(
+                f"{target}/{next(iter(damaged.values()))}; downloading a fresh copy failed: "
+                f"{error.reason}; the damaged file was left as it was (delete it, or copy "
+                "a good one in its place)"
+            ) from None
+    try:
+        data = _read(spec, target)
+    except ForeignDataError:
+        raise
+    except DatasetError as error:  # every file is fine alone, yet they do not fit together
+        raise DatasetError(
+            f"{error}; its files come from different datasets: delete {target} and fetch again"
+        ) from None
+    return FetchReport(
+        dataset=data,
+        location=target,
+        downloaded=tuple(spec.files[role].filename for role in bad if role not in damaged),
+        replaced=tuple(spec.files[role].filename for role in damaged),
+    )

@@ -66,9 +66,7 @@ def _read_bytes(path: Path) -> bytes:
     try:
         return gzip.decompress(raw)
     except (EOFError, gzip.BadGzipFile, zlib.error) as error:
-        raise DatasetError(
-            f"{path}: truncated or corrupt gzip data ({error}); delete it and fetch it again"
-        ) from None
+        raise DatasetError(f"{path}: truncated or corrupt gzip data ({error})") from None
 
 
 def read_idx(path: str | os.PathLike[str], *, expected_magic: int | None = None) -> numpy.ndarray:

@@ -79,6 +79,8 @@ class DataLoader:
             raise ConfigError(f"labels must be integers, not {labels.dtype}")
         if augment is not None and images.ndim != 4:
             raise ConfigError(f"augmentation needs (N, C, H, W) images, not {images.shape}")
+        if augment is not None:
+            augment.check_image_size(*images.shape[2:])
         self.batch_size = _positive_int(batch_size, "the batch size")
         self.num_classes = self._check_labels(labels, num_classes)
         self.images = images

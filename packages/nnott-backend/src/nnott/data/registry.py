@@ -8,11 +8,23 @@ file on a server is refused rather than silently trained on. Add a dataset by ad
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
+from typing import Any
+
+import numpy
 
 from nnott.errors import DatasetError
 
-__all__ = ["REGISTRY", "DatasetInfo", "DatasetSpec", "RemoteFile", "get_spec"]
+__all__ = [
+    "REGISTRY",
+    "DatasetInfo",
+    "DatasetSpec",
+    "RemoteFile",
+    "get_spec",
+    "label_fingerprint",
+    "owner_of_labels",
+]
 
 MNIST_LIKE_FILES = ("train_images", "train_labels", "test_images", "test_labels")
 
@@ -42,6 +54,11 @@ class DatasetSpec:
     files: dict[str, RemoteFile]  # role -> file; roles: see MNIST_LIKE_FILES or "archive"
     format: str = "idx"  # "idx" (four IDX files) or "cifar10-binary" (one tar.gz)
     bundled: bool = False  # shipped inside the wheel: never searched for nor downloaded
+    # SHA-256 of the (train, test) label values as uint8 bytes, where known: what the data
+    # *is*, whatever file or compression carries it. The MNIST-like datasets share their
+    # file names, so a folder of one is found under the name of another; these
+    # fingerprints let :func:`nnott.data.load` refuse Fashion-MNIST loaded as "mnist".
+    label_fingerprints: tuple[str, str] | None = None
 
     @property
     def download_size(self) -> int:
@@ -62,10 +79,32 @@ class DatasetInfo:
     url: str
     download_size: int
     location: Path | None  # where its files were found on this machine, None if nowhere
+    # One "file: reason" per damaged file at ``location``; () when all are intact, None
+    # when they were not checked (``info(..., verify=False)``, the default).
+    problems: tuple[str, ...] | None = None
 
     @property
     def present(self) -> bool:
+        """True if every file was found (intact or not: see :attr:`problems`)."""
         return self.location is not None
+
+    @property
+    def corrupt(self) -> bool:
+        """True if the files were checked and at least one of them is damaged."""
+        return bool(self.problems)
+
+
+def label_fingerprint(labels: Any) -> str:
+    """SHA-256 of a label array's values as uint8 bytes (see ``label_fingerprints``)."""
+    return hashlib.sha256(numpy.asarray(labels, dtype=numpy.uint8).tobytes()).hexdigest()
+
+
+def owner_of_labels(fingerprint: str) -> str | None:
+    """The registered dataset whose train or test labels have this fingerprint, if any."""
+    for spec in REGISTRY.values():
+        if spec.label_fingerprints and fingerprint in spec.label_fingerprints:
+            return spec.name
+    return None
 
 
 def _idx_files(sizes: tuple[int, int, int, int], hashes: tuple[str, str, str, str]) -> dict:
@@ -151,6 +190,11 @@ _register(
                 "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
                 "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
             ),
+        ),
+        # computed from Debian's dataset-fashion-mnist (6,000 and 1,000 labels per class)
+        label_fingerprints=(
+            "657fbd221bfc9f4198cc14b5619cc33ec57c58dd0e47af4d99d6650759e869a7",
+            "3d0e6c6ea990b53b6f8f500a41cac93881d981b315f84578b7d915342ade01e9",
         ),
     )
 )

@@ -11,19 +11,23 @@ Lookup order for a named dataset (the first place holding all of its files wins)
    when a ``data_dir`` was given and into the user cache otherwise.
 
 In ``data_dir`` and ``NNOTT_DATA`` both ``<dir>/<name>/`` and ``<dir>/`` itself are tried.
-Files found locally are trusted by structure (the readers validate every header and size),
-not by checksum: repackagers such as Debian re-compress the same data. Downloads are
-verified byte for byte. ``NNOTT_DATA_MIRROR=URL`` fetches ``URL/<name>/<file>`` instead of
-the upstream server (for mirrors, air-gapped sites and the tests).
+An explicit ``data_dir`` must be an existing directory (:func:`check_data_dir`): a typo
+there would otherwise pass unnoticed while another copy is used. Files found locally are
+trusted by structure (the readers validate every header and size), not by checksum alone:
+repackagers such as Debian re-compress the same data (see :mod:`~nnott.data.verify`).
+Downloads are verified byte for byte. ``NNOTT_DATA_MIRROR=URL`` fetches
+``URL/<name>/<file>`` instead of the upstream server (for mirrors, air-gapped sites and
+the tests).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import platformdirs
@@ -35,10 +39,14 @@ __all__ = [
     "DATA_ENV",
     "MIRROR_ENV",
     "SYSTEM_DATA_DIRS",
+    "DownloadError",
     "cache_dir",
     "candidate_dirs",
+    "check_data_dir",
     "download",
     "find_file",
+    "holds_any_file",
+    "is_system_dir",
     "locate",
     "source_url",
 ]
@@ -49,16 +57,51 @@ SYSTEM_DATA_DIRS: tuple[Path, ...] = (Path("/usr/share/datasets"),)
 DOWNLOAD_TIMEOUT_S = 60
 
 
+class DownloadError(DatasetError):
+    """A download that failed; ``reason`` says why in a few words, for other messages."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def cache_dir() -> Path:
     """nnott's per-user cache directory (datasets live in ``<cache>/<name>``)."""
     return Path(platformdirs.user_cache_dir("nnott"))
+
+
+def check_data_dir(
+    data_dir: str | os.PathLike[str], *, must_exist: bool = True, hint: str = ""
+) -> Path:
+    """``data_dir`` as a :class:`~pathlib.Path` (``~`` expanded), checked to be usable.
+
+    An explicit data dir comes first in the lookup order and receives downloads, so a wrong
+    one must be reported, not passed over while a copy elsewhere is quietly used. A path
+    that exists but is not a directory always raises :class:`DatasetError`; so does a
+    missing one unless ``must_exist`` is False (``nnott-data fetch`` creates it). ``hint``
+    ends the message about a missing one (what else the user can do).
+    """
+    path = Path(data_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        raise DatasetError(f"data dir {path} is not a directory")
+    if must_exist and not path.is_dir():
+        advice = f"fix the path; {hint}" if hint else "fix the path"
+        raise DatasetError(f"data dir {path} does not exist ({advice})")
+    return path
+
+
+def is_system_dir(directory: Path) -> bool:
+    """True for a directory under :data:`SYSTEM_DATA_DIRS`: the OS owns it, nnott never
+    writes there."""
+    return any(directory.is_relative_to(system) for system in SYSTEM_DATA_DIRS)
 
 
 def candidate_dirs(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None) -> list[Path]:
     """Every directory searched for ``spec``'s files, in lookup order."""
     places: list[Path] = []
     if data_dir is not None:
-        places += [Path(data_dir) / spec.name, Path(data_dir)]
+        explicit = Path(data_dir).expanduser()
+        places += [explicit / spec.name, explicit]
     from_env = os.environ.get(DATA_ENV, "").strip()
     if from_env:
         places += [Path(from_env) / spec.name, Path(from_env)]
@@ -80,6 +123,13 @@ def _holds_all_files(spec: DatasetSpec, directory: Path) -> bool:
     if spec.format == "cifar10-binary" and (directory / "cifar-10-batches-bin").is_dir():
         return True  # an already extracted archive
     return all(find_file(directory, file.filename) for file in spec.files.values())
+
+
+def holds_any_file(spec: DatasetSpec, directory: Path) -> bool:
+    """True if ``directory`` holds at least one of ``spec``'s files (a partial copy counts)."""
+    if spec.format == "cifar10-binary" and (directory / "cifar-10-batches-bin").is_dir():
+        return True
+    return any(find_file(directory, file.filename) for file in spec.files.values())
 
 
 def locate(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None = None) -> Path | None:
@@ -112,24 +162,40 @@ def _explain(error: Exception, url: str) -> str:
         )
     kind = type(error).__name__
     if "Connection" in kind or "Timeout" in kind or "Connection" in text:
-        return f"cannot reach {url} ({kind}); check the network or set {MIRROR_ENV}"
+        mirror = os.environ.get(MIRROR_ENV, "").strip()
+        advice = f"and {MIRROR_ENV}={mirror}" if mirror else f"or set {MIRROR_ENV}"
+        return f"cannot reach {url} ({kind}); check the network {advice}"
     return f"download of {url} failed: {text[:300]}"
 
 
-def download(spec: DatasetSpec, target: Path) -> Path:
-    """Fetch all of ``spec``'s files into ``target`` (a directory), verifying each checksum.
+def download(spec: DatasetSpec, target: Path, roles: Iterable[str] | None = None) -> Path:
+    """Fetch ``spec``'s files (or only those of ``roles``) into the directory ``target``.
 
-    Files land in a temporary sibling directory first and are moved into ``target`` only
-    when every one of them arrived intact, so a failure leaves nothing behind.
+    Each file is checked against its pinned SHA-256. Files land in a hidden staging
+    directory inside ``target`` first and are moved into place (``os.replace``, atomic on
+    one file system) only when every one of them arrived intact, so a failure leaves
+    ``target`` as it was: no half file, and an existing file is never lost to a failed
+    replacement. Raises :class:`DownloadError`.
     """
     import pooch  # imported here: loading the bundled set must not pay for it
 
-    created = [parent for parent in (target.parent, *target.parent.parents) if not parent.exists()]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{spec.name}-download-", dir=target.parent))
-    succeeded = False
+    wanted = [spec.files[role] for role in (spec.files if roles is None else roles)]
+    created = [path for path in (target, *target.parents) if not path.exists()]
     try:
-        for file in spec.files.values():
+        target.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{spec.name}-download-", dir=target))
+    except OSError as error:
+        _remove_empty(created)
+        reason = f"cannot write to {target} ({error.strerror or error})"
+        raise DownloadError(f"cannot download dataset {spec.name!r}: {reason}", reason) from None
+    succeeded = False
+    pooch_log = pooch.get_logger()
+    pooch_level = pooch_log.level
+    # pooch logs "Downloading data from URL to file STAGING/..." for every file: a second
+    # stderr line naming a temporary path. nnott says where files went, and why one failed.
+    pooch_log.setLevel(logging.WARNING)
+    try:
+        for file in wanted:
             url = source_url(spec, file.filename)
             downloader = pooch.HTTPDownloader(
                 progressbar=_show_progress(), timeout=DOWNLOAD_TIMEOUT_S
@@ -143,19 +209,30 @@ def download(spec: DatasetSpec, target: Path) -> Path:
                     downloader=downloader,
                 )
             except Exception as error:  # requests, pooch and OS errors alike
-                raise DatasetError(
-                    f"cannot download dataset {spec.name!r}: {_explain(error, url)}; "
-                    "nothing was kept"
+                reason = _explain(error, url)
+                raise DownloadError(
+                    f"cannot download dataset {spec.name!r}: {reason}; nothing was kept", reason
                 ) from None
-        target.mkdir(parents=True, exist_ok=True)
-        for file in spec.files.values():
-            os.replace(staging / file.filename, target / file.filename)
+        for file in wanted:
+            _move_into_place(staging / file.filename, target / file.filename)
         succeeded = True
     finally:
+        pooch_log.setLevel(pooch_level)
         shutil.rmtree(staging, ignore_errors=True)
         if not succeeded:
             _remove_empty(created)
     return target
+
+
+def _move_into_place(downloaded: Path, destination: Path) -> None:
+    """Atomically put ``downloaded`` at ``destination``, readable like the file it replaces.
+
+    pooch writes through a private temporary file (mode 0600); a dataset is public data,
+    so the new file gets the mode of the file it replaces, or 0644 (owner writes, all read).
+    """
+    mode = destination.stat().st_mode & 0o777 if destination.is_file() else 0o644
+    os.chmod(downloaded, mode)
+    os.replace(downloaded, destination)
 
 
 def _remove_empty(directories: list[Path]) -> None:

@@ -17,13 +17,15 @@ fix end as one line on stderr with exit code 2 (:func:`nnott.cli.run_main`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from nnott.backend import current_device, to_device
-from nnott.checkpoint import load_checkpoint, write_json_atomic
+from nnott.checkpoint import load_checkpoint
 from nnott.cli import (
     DefaultsHelpFormatter,
     OneLineErrorParser,
@@ -31,7 +33,10 @@ from nnott.cli import (
     make_parser,
     positive_float,
     positive_int,
+    reserve_stdout_for_report,
+    write_json_report,
 )
+from nnott.cnn._version import __version__
 from nnott.cnn.architectures import Architecture, Network, get_architecture, list_architectures
 from nnott.cnn.summary import summary
 from nnott.data import DataLoader, Dataset, Standardizer, info, load
@@ -118,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         PROG,
         "Convolutional networks from readable layers: list the architectures, print their "
         "per-layer summary, or train one (nnott-cnn ARCH --help for the flags).",
+        version=__version__,
     )
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=OneLineErrorParser
@@ -176,10 +182,19 @@ def list_text() -> str:
     rows = []
     for arch in list_architectures():
         ref = arch.reference
-        published = "-" if ref.parameters is None else f"{ref.parameters:,}"
+        # A published count where there is one (`summary` checks ours against it); for
+        # nnott's own small models, the count of the model built at that input.
+        count = ref.parameters
+        if count is None:
+            count = arch.build(
+                num_classes=ref.num_classes,
+                in_channels=ref.input_shape[0],
+                input_size=ref.input_shape[1],
+            ).num_parameters()
+        parameters = f"{count:,}"
         reference = f"{'x'.join(map(str, ref.input_shape))}, {ref.num_classes} classes"
         defaults = f"{arch.defaults.optimizer} lr {arch.defaults.lr:g}, {arch.defaults.epochs} ep"
-        rows.append([arch.name, published, reference, defaults])
+        rows.append([arch.name, parameters, reference, defaults])
     lines = [format_table(rows, ["architecture", "parameters", "at input", "CLI defaults"]), ""]
     for arch in list_architectures():
         lines.append(f"{arch.name}: {arch.description}")
@@ -189,20 +204,39 @@ def list_text() -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _input_size_context(arch: Architecture, size: int) -> Iterator[None]:
+    """Say which input was too small when a layer deep inside finds its input smaller than
+    its kernel (that layer only knows its own, already shrunken, input size)."""
+    try:
+        yield
+    except ConfigError as error:
+        if "smaller than the kernel" not in str(error):
+            raise
+        raise ConfigError(
+            f"{size}x{size} images are too small for {arch.name}: after its earlier layers "
+            f"shrink them, one layer's {error}"
+        ) from None
+
+
 def _summary_command(args: argparse.Namespace) -> int:
     arch = get_architecture(args.arch)
     ref = arch.reference
     in_channels = args.in_channels or ref.input_shape[0]
     input_size = args.input_size or ref.input_shape[1]
-    model = arch.build(
-        num_classes=args.num_classes or ref.num_classes,
-        in_channels=in_channels,
-        width=args.width,
-        input_size=input_size,
-    )
-    table = summary(
-        model, (in_channels, input_size, input_size), batch_size=args.batch_size, depth=args.depth
-    )
+    with _input_size_context(arch, input_size):
+        model = arch.build(
+            num_classes=args.num_classes or ref.num_classes,
+            in_channels=in_channels,
+            width=args.width,
+            input_size=input_size,
+        )
+        table = summary(
+            model,
+            (in_channels, input_size, input_size),
+            batch_size=args.batch_size,
+            depth=args.depth,
+        )
     print(f"{arch.name} (width {args.width:g}): {arch.adaptation_for(input_size)}")
     print(table)
     if ref.parameters is not None and (
@@ -238,7 +272,8 @@ def _image_geometry(image_shape: tuple[int, int, int]) -> tuple[int, int]:
 
 def _build(arch: Architecture, args: argparse.Namespace, shape: tuple[int, int, int], k: int):
     channels, size = _image_geometry(shape)
-    return arch.build(num_classes=k, in_channels=channels, width=args.width, input_size=size)
+    with _input_size_context(arch, size):
+        return arch.build(num_classes=k, in_channels=channels, width=args.width, input_size=size)
 
 
 def _check_checkpoint_fits(path: Path, metadata: dict[str, Any], args: argparse.Namespace) -> None:
@@ -314,7 +349,7 @@ def _evaluate_only(
         "config": run_config(args),
     }
     if args.json is not None:
-        write_json_atomic(args.json, report)
+        write_json_report(args.json, report)
     print(classification_table(confusion, dataset.classes))
     print()
     rows = [
@@ -375,11 +410,15 @@ def _train_command(args: argparse.Namespace) -> int:
             "input_shape": [channels, size, size],
         },
     }
-    report = run_training(args, model, tier_name=TIER, data=data, prog=PROG, extra_report=extra)
-    if args.plot:
-        report["outputs"].update(_plot_cnn_figures(model, data, args.out))
-        if args.json is not None:
-            write_json_atomic(args.json, report)  # again, now with the CNN figures
+    run_training(
+        args,
+        model,
+        tier_name=TIER,
+        data=data,
+        prog=PROG,
+        extra_report=extra,
+        extra_figures=lambda out: _plot_cnn_figures(model, data, out),
+    )
     return 0
 
 
@@ -391,4 +430,5 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "summary":
         return _summary_command(args)
-    return _train_command(args)
+    with reserve_stdout_for_report(args.json):
+        return _train_command(args)

@@ -14,13 +14,15 @@ from typing import Any, NoReturn, TextIO
 
 from nnott.backend import derive_rng
 from nnott.backend import device as backend_device
+from nnott.checkpoint import write_bytes_atomic
+from nnott.cli import output_file
 from nnott.gpucheck._version import __version__
 from nnott.gpucheck.arrays import is_cupy
 from nnott.gpucheck.checks import failure, run_correctness_checks
 from nnott.gpucheck.environment import SensorReader, Sensors, collect_environment
 from nnott.gpucheck.peaks import find_peaks
 from nnott.gpucheck.precision import DTYPES, configure_gemm_precision
-from nnott.gpucheck.report import Report, render_table
+from nnott.gpucheck.report import Report, no_gpu_report, render_table
 from nnott.gpucheck.speed import measure_speed
 from nnott.gpucheck.stress import StressProgress, run_stress
 from nnott.gpucheck.torch_compare import TorchComparison, compare_with_torch
@@ -46,6 +48,11 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+
+def _report_path(text: str) -> str:
+    """``--json``'s path, checked before the run (see :func:`nnott.cli.output_file`)."""
+    return str(output_file(text))
 
 
 def _positive_int(text: str) -> int:
@@ -138,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--json",
         nargs="?",
         const="-",
+        type=_report_path,
         metavar="PATH",
         help="write the machine report to PATH; without PATH (or with -) "
         "print it on stdout and the table on stderr",
@@ -305,13 +313,12 @@ def _free_device_memory(xp: Any) -> None:
         xp.get_default_memory_pool().free_all_blocks()
 
 
-def _write_json(report: Report, target: str) -> None:
+def _write_json(text: str, target: str) -> None:
     if target == "-":
-        sys.stdout.write(report.to_json())
+        sys.stdout.write(text)
         return
     try:
-        with open(target, "w", encoding="utf-8") as handle:
-            handle.write(report.to_json())
+        write_bytes_atomic(target, text.encode("utf-8"))
     except OSError as error:
         raise UsageError(f"--json {target}: cannot write the report ({error.strerror})") from None
 
@@ -322,6 +329,7 @@ def main(argv: Sequence[str] | None = None, *, array_module: Any = None) -> int:
     ``array_module`` replaces CuPy (NumPy or the emulated device in tests): then the whole
     command runs on the host and no GPU is needed.
     """
+    options = None
     try:
         options = build_parser().parse_args(argv)
         xp = array_module if array_module is not None else open_gpu(options.device)
@@ -329,12 +337,14 @@ def main(argv: Sequence[str] | None = None, *, array_module: Any = None) -> int:
         report = run_gpucheck(xp, options, status=sys.stderr)
         table_stream.write(render_table(report))
         if options.json is not None:
-            _write_json(report, options.json)
+            _write_json(report.to_json(), options.json)
     except UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_BAD_ARGUMENTS
     except NoGpuError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
+        if options is not None and options.json is not None:
+            _write_json(no_gpu_report(dict(vars(options)), str(error), EXIT_NO_GPU), options.json)
         return EXIT_NO_GPU
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

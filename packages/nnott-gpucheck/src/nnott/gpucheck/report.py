@@ -27,7 +27,7 @@ from nnott.gpucheck.speed import Measurement
 from nnott.gpucheck.stress import StressResult
 from nnott.gpucheck.torch_compare import TorchComparison
 
-__all__ = ["DRIFT_WARNING_PERCENT", "Report", "json_ready", "render_table"]
+__all__ = ["DRIFT_WARNING_PERCENT", "Report", "json_ready", "no_gpu_report", "render_table"]
 
 DRIFT_WARNING_PERCENT = -10.0
 """A stress run whose throughput falls by more than this is flagged as likely throttling."""
@@ -92,6 +92,34 @@ class Report:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def no_gpu_report(arguments: dict[str, Any], reason: str, exit_status: int) -> str:
+    """The JSON report of a run that found no GPU to check, as :meth:`Report.to_json` lays
+    it out: no checks, ``summary.passed`` false and ``summary.error`` saying why. A script
+    that reads the report after every run then learns why this one checked nothing."""
+    document = {
+        "tool": "nnott-gpucheck",
+        "version": __version__,
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "arguments": arguments,
+        "environment": None,
+        "precision": None,
+        "peaks": None,
+        "checks": [],
+        "speed": [],
+        "stress": None,
+        "torch": None,
+        "notes": [reason],
+        "summary": {
+            "checks": 0,
+            "failed": [],
+            "passed": False,
+            "exit_status": exit_status,
+            "error": reason,
+        },
+    }
+    return json.dumps(json_ready(document), indent=2, ensure_ascii=False) + "\n"
 
 
 def json_ready(value: Any) -> Any:

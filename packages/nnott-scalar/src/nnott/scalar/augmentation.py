@@ -37,6 +37,7 @@ class ListAugmentation:
         num_classes: int,
         seed: int,
     ) -> None:
+        augmentation.check_image_size(*image_shape[1:])  # before any training
         self.augmentation = augmentation
         self.image_shape = image_shape
         self.num_classes = num_classes

@@ -12,13 +12,15 @@ training loop only. Bad flags end in one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
+import io
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from nnott.checkpoint import write_json_atomic
+from nnott.checkpoint import write_bytes_atomic, write_json_atomic
 from nnott.cli import (
     add_common_arguments,
     format_table,
@@ -27,10 +29,12 @@ from nnott.cli import (
     non_negative_int,
     positive_int,
     positive_int_list,
+    reserve_stdout_for_report,
     run_main,
     seed_everything,
     str_list,
     unit_fraction,
+    write_json_report,
 )
 from nnott.data.augment import add_augmentation_arguments, augmentation_from_args
 from nnott.errors import ConfigError
@@ -62,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         PROG,
         "Train a multilayer perceptron written as plain Python loops over floats. "
         "Slow on purpose: every multiplication is visible (see --trace).",
+        version=__version__,
     )
     add_common_arguments(
         parser,
@@ -70,7 +75,6 @@ def build_parser() -> argparse.ArgumentParser:
         lr=DEFAULT_LR,
         limit=DEFAULT_LIMIT,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "--test-limit",
         type=positive_int,
@@ -228,6 +232,33 @@ def _history_table(history: History) -> str:
     return format_table(rows, [*headers, "seconds"])
 
 
+def _history_rows(history: History) -> list[dict[str, float]]:
+    """One row per epoch: its number, its curves' values and its seconds."""
+    curves = history.curves()
+    return [
+        {
+            "epoch": epoch + 1,
+            **{name: values[epoch] for name, values in curves.items()},
+            "epoch_seconds": history.epoch_seconds[epoch],
+        }
+        for epoch in range(len(history.train_loss))
+    ]
+
+
+def _write_history(out: Path, history: History) -> list[Path]:
+    """The per-epoch table as ``scalar-history.json`` and ``scalar-history.csv`` in ``out``,
+    the files the other tiers write as ``history.json`` and ``history.csv``."""
+    rows = _history_rows(history)
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return [
+        write_json_atomic(out / "scalar-history.json", rows),
+        write_bytes_atomic(out / "scalar-history.csv", table.getvalue().encode("utf-8")),
+    ]
+
+
 def _write_plots(
     out: Path, history: History, test: Evaluation, data: PreparedData, num_classes: int
 ) -> list[Path]:
@@ -236,6 +267,7 @@ def _write_plots(
 
     written = []
     if history.train_loss:
+        written.extend(_write_history(out, history))
         written.append(plot_history(history.curves(), out / "scalar-history.png"))
     confusion = confusion_matrix(test.predictions, data.test_labels, num_classes)
     written.append(plot_confusion_matrix(confusion, data.classes, out / "scalar-confusion.png"))
@@ -254,6 +286,11 @@ def _write_plots(
 def run(argv: list[str] | None = None) -> int:
     """Parse ``argv``, train, evaluate and report; raises NnottError for bad input."""
     args = build_parser().parse_args(argv)
+    with reserve_stdout_for_report(args.json):
+        return _train(args)
+
+
+def _train(args: argparse.Namespace) -> int:
     if args.gpu:
         print(
             f"{PROG}: note: --gpu has no effect here; the scalar tier is pure Python "
@@ -322,8 +359,8 @@ def run(argv: list[str] | None = None) -> int:
         for path in _write_plots(args.out, history, test, data, num_classes):
             print(f"wrote {path}")
     if args.json is not None:
-        write_json_atomic(args.json, _report(args, network, data, history, test))
-        print(f"wrote {args.json}")
+        where = write_json_report(args.json, _report(args, network, data, history, test))
+        print(f"wrote {where}")
     return 0
 
 

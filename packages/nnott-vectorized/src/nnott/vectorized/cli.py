@@ -19,9 +19,11 @@ from nnott.cli import (
     hidden_activation_names,
     make_parser,
     positive_int_list,
+    reserve_stdout_for_report,
     str_list,
     unit_fraction,
 )
+from nnott.vectorized._version import __version__
 from nnott.vectorized.activations import ACTIVATIONS, get_activation
 from nnott.vectorized.mlp import mlp
 from nnott.vectorized.training_cli import (
@@ -47,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         PROG,
         "Train a multilayer perceptron with array math on NumPy (CPU) or CuPy (--gpu), "
         "then report its test accuracy.",
+        version=__version__,
     )
     add_training_arguments(parser, DEFAULTS)
     model = parser.add_argument_group("model")
@@ -85,6 +88,12 @@ def model_activations(args: argparse.Namespace) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv``, train, evaluate and report; returns the exit code (0)."""
     args = build_parser().parse_args(argv)
+    with reserve_stdout_for_report(args.json):
+        _train(args)
+    return 0
+
+
+def _train(args: argparse.Namespace) -> None:
     activations = model_activations(args)
     validate_training_args(args)
     setup_run(args, prog=PROG)
@@ -110,4 +119,3 @@ def main(argv: list[str] | None = None) -> int:
     run_training(
         args, model, tier_name="vectorized", data=data, prog=PROG, extra_report=architecture
     )
-    return 0

@@ -542,8 +542,12 @@ class Trainer:
             return
         saved_class = metadata.get("schedule_class")
         if self.schedule is None or saved is None or saved_class != type(self.schedule).__name__:
-            ours = None if self.schedule is None else type(self.schedule).__name__
-            raise CheckpointError(f"the checkpoint's schedule is {saved_class}, this run's {ours}")
+            theirs = "no schedule" if saved is None else f"a {saved_class} schedule"
+            ours = "none" if self.schedule is None else f"a {type(self.schedule).__name__}"
+            raise CheckpointError(
+                f"the checkpoint's run had {theirs}, this one has {ours}; "
+                "give the original run's --lr-schedule"
+            )
         self.schedule.load_state_dict(saved)
 
     def __repr__(self) -> str:

@@ -30,9 +30,10 @@ everything else, so that the CNN command line is this one plus an architecture a
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -40,17 +41,18 @@ from typing import Any, NamedTuple
 import numpy
 
 from nnott.backend import current_device
-from nnott.checkpoint import write_json_atomic
 from nnott.cli import (
     add_common_arguments,
     format_table,
     non_negative_int,
+    output_dir,
     positive_float,
     positive_int,
     positive_int_list,
     seed_everything,
     select_device,
     unit_fraction,
+    write_json_report,
 )
 from nnott.data import DataLoader, Dataset, Standardizer, load, train_val_split
 from nnott.data.augment import add_augmentation_arguments, augmentation_from_args
@@ -66,6 +68,8 @@ from nnott.vectorized.trainer import Evaluation, Trainer
 
 __all__ = [
     "EVAL_BATCH_SIZE",
+    "FEATURE_FLAGS",
+    "FeatureFlag",
     "PreparedData",
     "TrainingDefaults",
     "add_training_arguments",
@@ -97,7 +101,6 @@ class TrainingDefaults:
     limit: int | None = None
     optimizer: str = "adam"
     lr_schedule: str = "constant"
-    patience: int = 3
 
 
 def _non_negative_float(text: str) -> float:
@@ -109,6 +112,49 @@ def _non_negative_float(text: str) -> float:
     if not math.isfinite(value) or value < 0.0:
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, not {text!r}")
     return value
+
+
+@dataclass(frozen=True)
+class FeatureFlag:
+    """A flag that tunes one feature (a schedule, early stopping, Lookahead) and nothing else.
+
+    Its parser default is None, so that :func:`validate_training_args` can tell a flag the
+    user gave from one left alone: given while its feature is off, it would silently change
+    nothing, and that is refused. Left alone, it gets ``default``.
+    """
+
+    dest: str
+    default: Any
+    feature: str  # what the flag needs, as the error message names it
+    applies: Callable[[argparse.Namespace], bool]
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.dest.replace("_", "-")
+
+
+def _schedule_in(*names: str) -> Callable[[argparse.Namespace], bool]:
+    return lambda args: args.lr_schedule in names
+
+
+FEATURE_FLAGS: tuple[FeatureFlag, ...] = (
+    FeatureFlag("warmup_epochs", 0, "--lr-schedule cosine", _schedule_in("cosine")),
+    FeatureFlag("min_lr", 0.0, "--lr-schedule cosine", _schedule_in("cosine")),
+    FeatureFlag(
+        "lr_gamma",
+        None,  # each schedule's own: 0.1 for step, multistep and plateau, 0.95 exponential
+        "--lr-schedule step, multistep, exponential or plateau",
+        _schedule_in("step", "multistep", "exponential", "plateau"),
+    ),
+    FeatureFlag("lr_step_epochs", None, "--lr-schedule step", _schedule_in("step")),
+    FeatureFlag("lr_milestones", None, "--lr-schedule multistep", _schedule_in("multistep")),
+    FeatureFlag("plateau_patience", 2, "--lr-schedule plateau", _schedule_in("plateau")),
+    FeatureFlag("patience", 3, "--early-stopping", lambda args: args.early_stopping),
+    FeatureFlag("min_delta", 0.0, "--early-stopping", lambda args: args.early_stopping),
+    FeatureFlag("lookahead_k", 5, "--lookahead", lambda args: args.lookahead),
+    FeatureFlag("lookahead_alpha", 0.5, "--lookahead", lambda args: args.lookahead),
+)
+"""Every :class:`FeatureFlag` of the training command lines, with its default."""
 
 
 def add_training_arguments(
@@ -136,9 +182,9 @@ def add_training_arguments(
     )
     optimizer.add_argument(
         "--momentum",
-        type=_non_negative_float,
+        type=unit_fraction,
         default=None,
-        help="momentum of sgd and rmsprop (default: 0.9 for sgd, 0 for rmsprop)",
+        help="momentum of sgd and rmsprop, in [0, 1) (default: 0.9 for sgd, 0 for rmsprop)",
     )
     optimizer.add_argument(
         "--weight-decay",
@@ -150,14 +196,18 @@ def add_training_arguments(
         "--lookahead", action="store_true", help="wrap the optimizer in Lookahead"
     )
     optimizer.add_argument(
-        "--lookahead-k", type=positive_int, default=5, metavar="K", help="Lookahead sync period"
+        "--lookahead-k",
+        type=positive_int,
+        default=None,
+        metavar="K",
+        help="Lookahead sync period (default: 5)",
     )
     optimizer.add_argument(
         "--lookahead-alpha",
         type=positive_float,
-        default=0.5,
+        default=None,
         metavar="ALPHA",
-        help="Lookahead slow-weight step, in (0, 1]",
+        help="Lookahead slow-weight step, in (0, 1] (default: 0.5)",
     )
     optimizer.add_argument(
         "--grad-clip",
@@ -184,19 +234,23 @@ def add_training_arguments(
     schedule.add_argument(
         "--warmup-epochs",
         type=non_negative_int,
-        default=0,
+        default=None,
         metavar="N",
-        help="linear warm-up epochs before the cosine decay",
+        help="linear warm-up epochs before the cosine decay (default: 0)",
     )
     schedule.add_argument(
-        "--min-lr", type=_non_negative_float, default=0.0, help="the cosine schedule's floor"
+        "--min-lr",
+        type=_non_negative_float,
+        default=None,
+        help="the cosine schedule's floor, below --lr (default: 0)",
     )
     schedule.add_argument(
         "--lr-gamma",
         type=positive_float,
         default=None,
         metavar="GAMMA",
-        help="decay factor of step/multistep/exponential (per epoch) and plateau",
+        help="decay factor, below 1, of step/multistep/exponential (per epoch) and plateau "
+        "(default: 0.1; 0.95 for exponential)",
     )
     schedule.add_argument(
         "--lr-step-epochs",
@@ -210,14 +264,15 @@ def add_training_arguments(
         type=positive_int_list,
         default=None,
         metavar="E1,E2",
-        help="epochs where the multistep schedule decays (default: 1/2 and 3/4 of the run)",
+        help="increasing epochs where the multistep schedule decays "
+        "(default: 1/2 and 3/4 of the run)",
     )
     schedule.add_argument(
         "--plateau-patience",
         type=non_negative_int,
-        default=2,
+        default=None,
         metavar="N",
-        help="epochs without improvement before plateau lowers the rate",
+        help="epochs without improvement before plateau lowers the rate (default: 2)",
     )
 
     stopping = parser.add_argument_group("early stopping and checkpoints")
@@ -229,18 +284,18 @@ def add_training_arguments(
     stopping.add_argument(
         "--patience",
         type=positive_int,
-        default=defaults.patience,
-        help="epochs without improvement before early stopping",
+        default=None,
+        help="epochs without improvement before early stopping (default: 3)",
     )
     stopping.add_argument(
         "--min-delta",
         type=_non_negative_float,
-        default=0.0,
-        help="the least decrease of the validation loss that counts as an improvement",
+        default=None,
+        help="the least decrease of the validation loss that counts as an improvement (default: 0)",
     )
     stopping.add_argument(
         "--checkpoint-dir",
-        type=Path,
+        type=output_dir,
         default=None,
         metavar="DIR",
         help="write last.safetensors (every epoch) and best.safetensors here (default: none)",
@@ -257,21 +312,61 @@ def add_training_arguments(
 
 
 def validate_training_args(args: argparse.Namespace) -> None:
-    """Refuse flag combinations that parse but cannot work (raises :class:`ConfigError`)."""
+    """Refuse flag combinations that parse but cannot work (raises :class:`ConfigError`).
+
+    Also refuses a :data:`FEATURE_FLAGS` flag given while its feature is off (it would
+    change nothing), then fills in the defaults of those left alone, so that everything
+    after this call, the run's recorded configuration included, sees concrete values.
+    """
+    for feature_flag in FEATURE_FLAGS:
+        value = getattr(args, feature_flag.dest)
+        if value is None:
+            setattr(args, feature_flag.dest, feature_flag.default)
+        elif not feature_flag.applies(args):
+            raise ConfigError(
+                f"{feature_flag.flag} has no effect without {feature_flag.feature}; "
+                "drop it or turn that on"
+            )
+    if args.momentum is not None and args.optimizer not in ("sgd", "rmsprop"):
+        raise ConfigError(f"--momentum applies to sgd and rmsprop, not {args.optimizer}")
     if args.early_stopping and args.val_split == 0.0:
         raise ConfigError("--early-stopping watches the validation loss; give --val-split > 0")
     if args.lr_schedule == "plateau" and args.val_split == 0.0:
         raise ConfigError("--lr-schedule plateau watches the validation loss; give --val-split > 0")
-    if args.lr_schedule == "cosine" and args.epochs > 0 and args.warmup_epochs >= args.epochs:
+    _check_schedule_lengths(args)
+    if args.lr_gamma is not None and args.lr_gamma >= 1.0:
         raise ConfigError(
-            f"--warmup-epochs ({args.warmup_epochs}) must be fewer than --epochs ({args.epochs})"
+            f"--lr-gamma is the factor the rate is multiplied by when it decays; "
+            f"it must be below 1, not {args.lr_gamma:g}"
+        )
+    if args.lr_schedule == "cosine" and args.min_lr >= args.lr:
+        raise ConfigError(
+            f"--min-lr ({args.min_lr:g}) must be below --lr ({args.lr:g}): "
+            "the cosine schedule decays from --lr down to --min-lr"
         )
     if args.lookahead_alpha > 1.0:
         raise ConfigError(f"--lookahead-alpha must be at most 1, not {args.lookahead_alpha}")
-    if args.momentum is not None and args.optimizer not in ("sgd", "rmsprop"):
-        raise ConfigError(f"--momentum applies to sgd and rmsprop, not {args.optimizer}")
     if args.resume is not None and not args.resume.is_file():
         raise ConfigError(f"--resume: no checkpoint file at {args.resume}")
+
+
+def _check_schedule_lengths(args: argparse.Namespace) -> None:
+    """Warm-up must end inside the run, and multistep's milestones must increase.
+
+    A step or milestone at or past ``--epochs`` is allowed: a run stopped early on purpose,
+    to be resumed to more epochs later (``--resume``), reaches it then.
+    """
+    if args.lr_schedule == "cosine" and 0 < args.epochs <= args.warmup_epochs:
+        raise ConfigError(
+            f"--warmup-epochs ({args.warmup_epochs}) must be fewer than --epochs ({args.epochs})"
+        )
+    milestones = args.lr_milestones
+    if milestones is not None and any(
+        later <= earlier for earlier, later in itertools.pairwise(milestones)
+    ):
+        raise ConfigError(
+            f"--lr-milestones must be increasing epochs, not {','.join(map(str, milestones))}"
+        )
 
 
 def setup_run(args: argparse.Namespace, *, prog: str) -> str:
@@ -380,8 +475,6 @@ def build_schedule(args: argparse.Namespace, optimizer: Any, steps_per_epoch: in
     if args.lr_gamma is not None and name in ("step", "multistep", "exponential"):
         options["gamma"] = args.lr_gamma
     if args.lr_gamma is not None and name == "plateau":
-        if args.lr_gamma >= 1.0:
-            raise ConfigError(f"--lr-gamma for plateau must be below 1, not {args.lr_gamma}")
         options["factor"] = args.lr_gamma
     return get_schedule(
         name, optimizer, epochs=args.epochs, steps_per_epoch=steps_per_epoch, **options
@@ -415,13 +508,19 @@ def changed_settings(saved: Mapping[str, Any], current: Mapping[str, Any]) -> li
     return sorted(key for key in keys if saved.get(key) != current.get(key))
 
 
+def _rate_text(samples_per_s: float | None) -> str:
+    if samples_per_s is None or not math.isfinite(samples_per_s):
+        return "- (nothing trained)"
+    return format_rate(samples_per_s)
+
+
 def results_table(report: Mapping[str, Any]) -> str:
     """The short table that ends every run: test accuracy and loss, epochs, speed, device."""
     rows = [
         ["test accuracy", f"{report['test_accuracy']:.4f}"],
         ["test loss", f"{report['test_loss']:.4f}"],
         ["epochs", str(report["epochs"]) + (" (stopped early)" if report["stopped_early"] else "")],
-        ["train samples/s", format_rate(report["train_samples_per_s"])],
+        ["train samples/s", _rate_text(report["train_samples_per_s"])],
         ["device", str(report["device"])],
     ]
     return format_table(rows, ["result", "value"])
@@ -459,6 +558,7 @@ def run_training(
     data: PreparedData | None = None,
     prog: str | None = None,
     extra_report: Mapping[str, Any] | None = None,
+    extra_figures: Callable[[Path], Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` as the flags say, evaluate on the test set, report. Returns the report.
 
@@ -471,8 +571,11 @@ def run_training(
     The report holds at least ``test_accuracy``, ``test_loss``, ``epochs``,
     ``train_samples_per_s``, ``device`` and ``config`` (every flag), plus the history, the
     per-class precision and recall, and ``extra_report`` (the tier's own facts, such as
-    the architecture). A NaN or infinite loss raises :class:`~nnott.errors.DivergenceError`
-    (the command lines print it as one line and exit 2).
+    the architecture); ``train_samples_per_s`` is None when nothing was trained. With
+    ``--plot``, ``extra_figures(out)`` draws the tier's own figures into ``out`` and
+    returns their paths by name, for the report's outputs. A NaN or infinite loss raises
+    :class:`~nnott.errors.DivergenceError` (the command lines print it as one line and
+    exit 2).
     """
     prog = prog or f"nnott-{tier_name}"
     data = data if data is not None else prepare_data(args)
@@ -526,7 +629,7 @@ def run_training(
         "epochs": trainer.epoch,
         "stopped_early": trainer.stopped_early,
         "best_epoch": trainer.best_epoch,
-        "train_samples_per_s": speed,
+        "train_samples_per_s": speed if math.isfinite(speed) else None,  # None: nothing trained
         "device": current_device(),
         "dataset": dataset.name,
         "train_samples": train_loader.num_samples,
@@ -550,14 +653,16 @@ def run_training(
             ]
     if args.plot:
         outputs.update(_write_plots(args.out, trainer, test, dataset, confusion))
+        if extra_figures is not None:
+            outputs.update(extra_figures(args.out))
     if trainer.last_checkpoint is not None:
         outputs["last_checkpoint"] = str(trainer.last_checkpoint)
     if trainer.best_checkpoint is not None:
         outputs["best_checkpoint"] = str(trainer.best_checkpoint)
     report["outputs"] = outputs
     if args.json is not None:
-        write_json_atomic(args.json, report)
         outputs["json"] = str(args.json)
+        write_json_report(args.json, report)
 
     print(classification_table(confusion, dataset.classes))
     print()
