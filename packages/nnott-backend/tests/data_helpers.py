@@ -90,6 +90,17 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+@pytest.fixture(name="tiny")
+def tiny_fixture(
+    isolated_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> registry.DatasetSpec:
+    """Register the tiny dataset; its canonical (pinned) files live in the "serve" dir."""
+    write_tiny_dataset(isolated_dirs["serve"], seed=0)
+    spec = tiny_spec(isolated_dirs["serve"])
+    monkeypatch.setitem(registry.REGISTRY, spec.name, spec)
+    return spec
+
+
 @pytest.fixture(name="http_root")
 def http_root_fixture(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """A directory served over HTTP on 127.0.0.1 (ephemeral port): ``(directory, url)``."""

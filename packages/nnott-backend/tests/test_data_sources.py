@@ -14,21 +14,13 @@ from data_helpers import (  # noqa: F401 - fixtures
     files_under,
     http_root_fixture,
     isolated_dirs_fixture,
+    tiny_fixture,
     tiny_spec,
     write_tiny_dataset,
 )
 
 from nnott.data import info, load, registry, sources
 from nnott.errors import DatasetError
-
-
-@pytest.fixture
-def tiny(isolated_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> registry.DatasetSpec:
-    """Register the tiny dataset; its canonical files live in the "serve" directory."""
-    write_tiny_dataset(isolated_dirs["serve"], seed=0)
-    spec = tiny_spec(isolated_dirs["serve"])
-    monkeypatch.setitem(registry.REGISTRY, spec.name, spec)
-    return spec
 
 
 def _fail_download(*args: object, **kwargs: object) -> None:

@@ -24,6 +24,7 @@ from data_helpers import (  # noqa: F401 - fixtures
     http_root_fixture,
     isolated_dirs_fixture,
     needs_real_fashion,
+    tiny_fixture,
     tiny_spec,
     write_idx,
     write_tiny_dataset,
@@ -36,15 +37,6 @@ from nnott.errors import DatasetError
 
 DEAD_MIRROR = "http://127.0.0.1:9"  # the discard port: nothing answers there
 DAMAGED = FILENAMES["train_images"]
-
-
-@pytest.fixture
-def tiny(isolated_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> registry.DatasetSpec:
-    """Register the tiny dataset; its canonical (pinned) files live in the "serve" dir."""
-    write_tiny_dataset(isolated_dirs["serve"], seed=0)
-    spec = tiny_spec(isolated_dirs["serve"])
-    monkeypatch.setitem(registry.REGISTRY, spec.name, spec)
-    return spec
 
 
 @pytest.fixture
