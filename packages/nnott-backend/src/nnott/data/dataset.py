@@ -24,14 +24,8 @@ import numpy
 from nnott.data import sources
 from nnott.data.cifar import read_cifar10
 from nnott.data.idx import read_idx_images, read_idx_labels
-from nnott.data.registry import (
-    REGISTRY,
-    DatasetInfo,
-    DatasetSpec,
-    get_spec,
-    label_fingerprint,
-    owner_of_labels,
-)
+from nnott.data.registry import REGISTRY, DatasetInfo, DatasetSpec, foreign_owner, get_spec
+from nnott.data.verify import foreign_owner_in
 from nnott.data.verify import problems as file_problems
 from nnott.errors import ConfigError, DatasetError
 
@@ -220,8 +214,8 @@ def _check_labels_are_this_datasets(
     """Refuse the labels of another registered dataset (the MNIST-like datasets share
     their file names, so a folder of Fashion-MNIST is also "found" as mnist or kmnist)."""
     for split_labels in labels:
-        owner = owner_of_labels(label_fingerprint(split_labels))
-        if owner is not None and owner != spec.name:
+        owner = foreign_owner(spec, split_labels)
+        if owner is not None:
             raise ForeignDataError(
                 f"{location} holds {owner}'s files, not {spec.name}'s (both use the same "
                 f"file names); keep each dataset in a folder of its own, such as "
@@ -332,35 +326,11 @@ def _fetch_target(spec: DatasetSpec, explicit: Path | None) -> Path:
             if (
                 directory.is_dir()
                 and sources.holds_any_file(spec, directory)
-                and not _holds_foreign_labels(spec, directory)  # never overwrite those
+                and foreign_owner_in(spec, directory) is None  # never overwrite those
             ):
                 return directory
         return explicit / spec.name
     return sources.locate(spec, None) or sources.cache_dir() / spec.name
-
-
-def _holds_foreign_labels(spec: DatasetSpec, directory: Path) -> bool:
-    """True if ``directory`` holds, under ``spec``'s file names, another dataset's labels."""
-    for role in ("train_labels", "test_labels"):
-        file = spec.files.get(role)
-        path = None if file is None else sources.find_file(directory, file.filename)
-        if path is None:
-            continue
-        try:
-            owner = owner_of_labels(label_fingerprint(read_idx_labels(path, len(spec.classes))))
-        except DatasetError:
-            continue  # damaged: that is for fetch to repair, not foreign
-        if owner is not None and owner != spec.name:
-            return True
-    return False
-
-
-def _problems(spec: DatasetSpec, directory: Path) -> dict[str, str]:
-    """:func:`~nnott.data.verify.problems`, or every file missing when ``directory`` does
-    not exist yet."""
-    if directory.is_dir():
-        return file_problems(spec, directory)
-    return {role: f"{file.filename}: missing" for role, file in spec.files.items()}
 
 
 def fetch(
@@ -383,10 +353,10 @@ def fetch(
     if spec.bundled:
         return FetchReport(_read(spec, _bundled_dir()), _bundled_dir(), (), ())
     target = _fetch_target(spec, explicit)
-    bad = _problems(spec, target)
+    bad = file_problems(spec, target)  # a directory not made yet: every file missing
     if bad and explicit is None and sources.is_system_dir(target):
         target = sources.cache_dir() / spec.name
-        bad = _problems(spec, target)
+        bad = file_problems(spec, target)
     damaged = {role: reason for role, reason in bad.items() if not reason.endswith(": missing")}
     if damaged and (target / "cifar-10-batches-bin").is_dir():
         raise DatasetError(

@@ -21,6 +21,7 @@ __all__ = [
     "DatasetInfo",
     "DatasetSpec",
     "RemoteFile",
+    "foreign_owner",
     "get_spec",
     "label_fingerprint",
     "owner_of_labels",
@@ -105,6 +106,12 @@ def owner_of_labels(fingerprint: str) -> str | None:
         if spec.label_fingerprints and fingerprint in spec.label_fingerprints:
             return spec.name
     return None
+
+
+def foreign_owner(spec: DatasetSpec, labels: Any) -> str | None:
+    """The name of the *other* registered dataset these labels belong to, else None."""
+    owner = owner_of_labels(label_fingerprint(labels))
+    return owner if owner not in (None, spec.name) else None
 
 
 def _idx_files(sizes: tuple[int, int, int, int], hashes: tuple[str, str, str, str]) -> dict:

@@ -27,11 +27,11 @@ from pathlib import Path
 
 from nnott.data.cifar import read_cifar10
 from nnott.data.idx import read_idx_images, read_idx_labels
-from nnott.data.registry import DatasetSpec, label_fingerprint, owner_of_labels
+from nnott.data.registry import DatasetSpec, foreign_owner
 from nnott.data.sources import find_file
 from nnott.errors import DatasetError
 
-__all__ = ["file_problem", "problems", "sha256_of"]
+__all__ = ["file_problem", "foreign_owner_in", "problems", "sha256_of"]
 
 _CHUNK_BYTES = 1 << 20
 
@@ -49,13 +49,12 @@ def _read_as(spec: DatasetSpec, role: str, path: Path) -> str | None:
     """Read ``path`` as the file playing ``role`` in ``spec``; raise DatasetError if it fails.
 
     Returns the name of the other registered dataset whose labels a label file holds
-    (:func:`~nnott.data.registry.owner_of_labels`), else None.
+    (:func:`~nnott.data.registry.foreign_owner`), else None.
     """
     if role == "archive":  # CIFAR-10's single tar.gz, read from its directory
         read_cifar10(path.parent)
     elif role.endswith("_labels"):
-        owner = owner_of_labels(label_fingerprint(read_idx_labels(path, len(spec.classes))))
-        return owner if owner not in (None, spec.name) else None
+        return foreign_owner(spec, read_idx_labels(path, len(spec.classes)))
     else:
         images = read_idx_images(path)
         if images.shape[1:] != spec.image_shape:
@@ -86,11 +85,29 @@ def file_problem(spec: DatasetSpec, role: str, path: Path) -> str | None:
     return None  # re-packaged (other bytes, same data): as good as the original
 
 
+def foreign_owner_in(spec: DatasetSpec, directory: Path) -> str | None:
+    """The other registered dataset whose labels ``directory`` holds under ``spec``'s file
+    names, else None (missing or damaged label files count as not foreign)."""
+    for role in ("train_labels", "test_labels"):
+        file = spec.files.get(role)
+        path = None if file is None else find_file(directory, file.filename)
+        if path is None:
+            continue
+        try:
+            owner = foreign_owner(spec, read_idx_labels(path, len(spec.classes)))
+        except DatasetError:
+            continue  # damaged: for fetch to repair, not foreign
+        if owner is not None:
+            return owner
+    return None
+
+
 def problems(spec: DatasetSpec, directory: Path) -> dict[str, str]:
     """``role -> "file: reason"`` for each of ``spec``'s files in ``directory`` that is
     missing or damaged (file names relative to ``directory``).
 
-    An empty dict means every file is there and intact. A CIFAR-10 archive already
+    An empty dict means every file is there and intact; a directory that does not exist
+    (yet) has every file missing. A CIFAR-10 archive already
     extracted into ``cifar-10-batches-bin/`` is checked by reading it, under the role
     ``"archive"``.
     """
