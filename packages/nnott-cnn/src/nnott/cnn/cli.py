@@ -38,6 +38,7 @@ from nnott.cli import (
 )
 from nnott.cnn._version import __version__
 from nnott.cnn.architectures import Architecture, Network, get_architecture, list_architectures
+from nnott.cnn.functional import InputTooSmallError
 from nnott.cnn.summary import summary
 from nnott.data import DataLoader, Dataset, Standardizer, info, load
 from nnott.errors import CheckpointError, ConfigError
@@ -210,9 +211,7 @@ def _input_size_context(arch: Architecture, size: int) -> Iterator[None]:
     its kernel (that layer only knows its own, already shrunken, input size)."""
     try:
         yield
-    except ConfigError as error:
-        if "smaller than the kernel" not in str(error):
-            raise
+    except InputTooSmallError as error:
         raise ConfigError(
             f"{size}x{size} images are too small for {arch.name}: after its earlier layers "
             f"shrink them, one layer's {error}"

@@ -42,6 +42,7 @@ from nnott.backend.cpu_threads import in_parts
 from nnott.errors import ConfigError
 
 __all__ = [
+    "InputTooSmallError",
     "as_pair",
     "col2im",
     "conv_output_size",
@@ -70,14 +71,19 @@ def as_pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
     raise ConfigError(f"{name} must be an int or a pair of ints, not {value!r}")
 
 
+class InputTooSmallError(ConfigError):
+    """A layer's (padded) input is smaller than its kernel: the network's input was too small
+    for all the layers before it that shrink it."""
+
+
 def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     """Output length of a window of ``kernel`` sliding by ``stride`` over ``size + 2*padding``.
 
-    Raises :class:`ConfigError` when the padded input is smaller than the kernel.
+    Raises :class:`InputTooSmallError` when the padded input is smaller than the kernel.
     """
     out = (size + 2 * padding - kernel) // stride + 1
     if out < 1:
-        raise ConfigError(
+        raise InputTooSmallError(
             f"input size {size} with padding {padding} is smaller than the kernel {kernel}"
         )
     return out
