@@ -65,9 +65,7 @@ class Report:
         """The machine report (see the module docstring), JSON-ready."""
         return json_ready(
             {
-                "tool": "nnott-gpucheck",
-                "version": __version__,
-                "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                **_header(),
                 "arguments": self.arguments,
                 "environment": self.environment,
                 "precision": {
@@ -91,7 +89,20 @@ class Report:
         )
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        return _json_text(self.to_dict())
+
+
+def _header() -> dict[str, Any]:
+    """The keys every report starts with: which tool, which version, when."""
+    return {
+        "tool": "nnott-gpucheck",
+        "version": __version__,
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _json_text(document: dict[str, Any]) -> str:
+    return json.dumps(json_ready(document), indent=2, ensure_ascii=False) + "\n"
 
 
 def no_gpu_report(arguments: dict[str, Any], reason: str, exit_status: int) -> str:
@@ -99,9 +110,7 @@ def no_gpu_report(arguments: dict[str, Any], reason: str, exit_status: int) -> s
     it out: no checks, ``summary.passed`` false and ``summary.error`` saying why. A script
     that reads the report after every run then learns why this one checked nothing."""
     document = {
-        "tool": "nnott-gpucheck",
-        "version": __version__,
-        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        **_header(),
         "arguments": arguments,
         "environment": None,
         "precision": None,
@@ -119,7 +128,7 @@ def no_gpu_report(arguments: dict[str, Any], reason: str, exit_status: int) -> s
             "error": reason,
         },
     }
-    return json.dumps(json_ready(document), indent=2, ensure_ascii=False) + "\n"
+    return _json_text(document)
 
 
 def json_ready(value: Any) -> Any:
