@@ -14,13 +14,22 @@ For each case (an architecture at a small width and a 28x28 or 32x32 input) this
 ``tests/test_architectures_torch.py`` rebuilds each nnott network from the stored
 configuration, loads the stored weights and compares its float32 logits, without torch.
 
+It also counts, with PyTorch's ``FlopCounterMode``, the FLOPs of one image through each
+case's network and through each architecture at its published reference input (2 per
+multiply-add of every convolution and matrix product, as the summary table counts them),
+and writes them to ``tests/fixtures/arch_flops.json``, which ``tests/test_summary.py``
+compares with the summary's own count: the FLOPs that ``nnott-cnn summary`` prints are
+PyTorch's.
+
 Run from the package directory::
 
     python scripts/make_arch_fixtures.py          # writes tests/fixtures/arch_<name>.npz
+    python scripts/make_arch_fixtures.py --flops  # only tests/fixtures/arch_flops.json
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections import OrderedDict
@@ -29,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -42,7 +52,7 @@ from make_layer_fixtures import (
 
 import nnott.cnn.layers as layers
 from nnott.backend import seed, to_cpu
-from nnott.cnn.architectures import Network, build
+from nnott.cnn.architectures import Network, build, list_architectures
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 SEED = 20260102
@@ -158,14 +168,61 @@ def make_case(case: str, spec: dict[str, object], generator: np.random.Generator
     return arrays
 
 
+def torch_flops(config: dict[str, object]) -> int:
+    """PyTorch's count of the FLOPs of one image through the network ``config`` builds.
+
+    The translated network runs on the ``meta`` device: shapes only, no arithmetic, so
+    VGG16 at 224x224 costs nothing.
+    """
+    options = {k: v for k, v in config.items() if k != "arch"}
+    reference = translate(build(str(config["arch"]), **options)).to("meta").eval()
+    channels, size = int(options["in_channels"]), int(options["input_size"])
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        reference(torch.empty(1, channels, size, size, device="meta"))
+    return int(counter.get_total_flops())
+
+
+def flop_cases() -> dict[str, dict[str, object]]:
+    """Every logits case, and every architecture at its published reference input."""
+    cases = {
+        case: {"arch": str(spec.get("arch", case)), **spec, "num_classes": 10}
+        for case, spec in CASES.items()
+    }
+    for arch in list_architectures():
+        channels, size, _ = arch.reference.input_shape
+        cases[f"{arch.name}_reference"] = {
+            "arch": arch.name,
+            "num_classes": arch.reference.num_classes,
+            "in_channels": channels,
+            "input_size": size,
+        }
+    return cases
+
+
+def write_flops() -> None:
+    counts = {
+        case: {"config": config, "flops": torch_flops(config)}
+        for case, config in flop_cases().items()
+    }
+    path = FIXTURES / "arch_flops.json"
+    path.write_text(json.dumps(counts, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {path} ({len(counts)} FLOP counts)")
+
+
 def main() -> None:
-    torch.manual_seed(SEED)
-    generator = np.random.default_rng(SEED)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--flops", action="store_true", help="only write arch_flops.json")
+    args = parser.parse_args()
     FIXTURES.mkdir(parents=True, exist_ok=True)
-    for case, spec in CASES.items():
-        path = FIXTURES / f"arch_{case}.npz"
-        np.savez_compressed(path, **make_case(case, spec, generator))
-        print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+    if not args.flops:
+        torch.manual_seed(SEED)
+        generator = np.random.default_rng(SEED)
+        for case, spec in CASES.items():
+            path = FIXTURES / f"arch_{case}.npz"
+            np.savez_compressed(path, **make_case(case, spec, generator))
+            print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+    write_flops()
 
 
 if __name__ == "__main__":

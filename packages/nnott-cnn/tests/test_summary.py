@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +19,12 @@ from nnott.vectorized.module import Module
 
 PUBLISHED = [arch for arch in list_architectures() if arch.reference.parameters is not None]
 
+# PyTorch's FlopCounterMode counts the FLOPs of one image, 2 per multiply-add, of every
+# convolution and matrix product, at each fixture's configuration and at each
+# architecture's reference input (written by scripts/make_arch_fixtures.py --flops).
+TORCH_FLOPS = json.loads((Path(__file__).parent / "fixtures" / "arch_flops.json").read_text())
+PRODUCT_KINDS = {"Conv2D", "DepthwiseConv2D", "Linear"}  # the rows that counter counts
+
 
 @pytest.mark.parametrize("arch", PUBLISHED, ids=lambda arch: arch.name)
 def test_published_parameter_counts_at_the_reference_input(arch):
@@ -27,6 +35,21 @@ def test_published_parameter_counts_at_the_reference_input(arch):
     table = summary(model, ref.input_shape)
     assert table.total_parameters == ref.parameters == model.num_parameters()
     assert table.output_shape == (1, ref.num_classes)
+
+
+def test_every_architecture_has_torch_flop_counts():
+    counted = {case["config"]["arch"] for case in TORCH_FLOPS.values()}
+    assert counted == {arch.name for arch in list_architectures()}
+    assert {f"{arch.name}_reference" for arch in list_architectures()} <= set(TORCH_FLOPS)
+
+
+@pytest.mark.parametrize("case", sorted(TORCH_FLOPS))
+def test_convolution_and_dense_flops_are_pytorchs(case):
+    config = dict(TORCH_FLOPS[case]["config"])
+    model = build(config.pop("arch"), **config)
+    table = summary(model, (config["in_channels"], config["input_size"], config["input_size"]))
+    products = sum(row.flops for row in table.rows if row.kind in PRODUCT_KINDS)
+    assert products == TORCH_FLOPS[case]["flops"]
 
 
 def test_a_convolution_row_follows_the_stated_conventions():
