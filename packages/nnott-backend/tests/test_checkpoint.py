@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pickle
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +17,13 @@ from nnott import checkpoint
 from nnott.backend import count_transfers, to_device, use_emulated
 from nnott.checkpoint import (
     Checkpoint,
+    WriteError,
     load_checkpoint,
     save_checkpoint,
     write_bytes_atomic,
     write_json_atomic,
 )
-from nnott.errors import CheckpointError
+from nnott.errors import CheckpointError, NnottError
 
 UNPICKLED: list[str] = []
 
@@ -147,6 +150,41 @@ def test_an_unwritable_destination_is_a_checkpoint_error(tmp_path: Path) -> None
         save_checkpoint(blocker / "last.safetensors", {"w": np.ones(1)}, {})
 
 
+def test_a_failed_write_is_one_nnott_error_that_is_also_an_os_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk mid-write: one line naming the file (the command lines print NnottErrors
+    that way, and let other errors show a traceback); the old file stays; no temporary."""
+    target = tmp_path / "history.json"
+    write_json_atomic(target, {"epoch": 1})
+
+    def disk_full(descriptor: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(WriteError) as caught:
+        write_json_atomic(target, {"epoch": 2})
+    monkeypatch.undo()
+
+    error = caught.value
+    assert isinstance(error, NnottError) and isinstance(error, OSError)
+    assert error.errno == errno.ENOSPC and error.strerror == os.strerror(errno.ENOSPC)
+    assert str(error).startswith(f"cannot write {target}: ") and "\n" not in str(error)
+    assert json.loads(target.read_text()) == {"epoch": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["history.json"]
+
+
+def test_a_destination_that_cannot_be_created_is_a_write_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where a directory should be")
+    with pytest.raises(WriteError, match="cannot write"):
+        write_bytes_atomic(blocker / "figure.png", b"png")
+    (tmp_path / "history.json").mkdir()  # a directory where the file should go
+    with pytest.raises(WriteError, match="cannot write"):
+        write_bytes_atomic(tmp_path / "history.json", b"{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.json", "not-a-directory"]
+
+
 # ------------------------------------------------------------------ refusing bad files
 
 
@@ -232,6 +270,44 @@ def test_a_truncated_checkpoint_is_refused(tmp_path: Path, keep: int) -> None:
     data = path.read_bytes()
     path.write_bytes(data[:keep])
     _assert_refused(path, "truncated|corrupt")
+
+
+def _data_start(data: bytes) -> int:
+    """Where the tensor bytes of a safetensors file begin (after its header)."""
+    return 8 + struct.unpack("<Q", data[:8])[0]
+
+
+def test_a_flipped_bit_in_a_tensor_is_refused(tmp_path: Path) -> None:
+    """safetensors checks only the layout; a damaged weight would load and poison a run."""
+    path = tmp_path / "damaged.safetensors"
+    save_checkpoint(path, _tensors(), METADATA)
+    data = bytearray(path.read_bytes())
+    data[_data_start(data) + 5] ^= 0x01
+    path.write_bytes(bytes(data))
+    _assert_refused(path, "corrupt.*checksum")
+
+
+def test_an_edited_metadata_value_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "edited.safetensors"
+    save_checkpoint(path, _tensors(), METADATA)
+    data = path.read_bytes()
+    edited = data.replace(b'\\"epoch\\": 3', b'\\"epoch\\": 7')  # same length, valid JSON
+    assert edited != data
+    path.write_bytes(edited)
+    _assert_refused(path, "corrupt.*checksum")
+
+
+def test_a_checkpoint_written_before_checksums_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "old.safetensors"
+    marker = {
+        "format": checkpoint.FORMAT_NAME,
+        "format_version": "1",
+        "nnott_metadata": json.dumps({"epoch": 2}),
+    }
+    safetensors.numpy.save_file({"w": np.ones(3, dtype=np.float32)}, path, metadata=marker)
+    loaded = load_checkpoint(path)
+    assert loaded.metadata == {"epoch": 2}
+    np.testing.assert_array_equal(loaded.tensors["w"], np.ones(3, dtype=np.float32))
 
 
 def test_garbage_is_refused(tmp_path: Path) -> None:

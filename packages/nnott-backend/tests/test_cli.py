@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import doctest
 import json
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +25,7 @@ from nnott.cli import (
     run_main,
     seed_everything,
     select_device,
+    sigterm_raises,
     str_list,
 )
 from nnott.errors import ConfigError, DatasetError
@@ -171,6 +176,39 @@ def test_run_main_prints_a_user_error_as_one_line(
 def test_run_main_reports_ctrl_c_with_exit_130(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_main(_raising(KeyboardInterrupt()), prog=PROG) == 130
     assert capsys.readouterr().err == f"{PROG}: interrupted\n"
+
+
+def test_run_main_reports_sigterm_with_exit_143_after_the_clean_up(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cleaned_up = []
+
+    def killed(argv: list[str] | None) -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)  # without run_main: the process dies
+            time.sleep(5)  # the signal is handled before this returns
+        finally:
+            cleaned_up.append(True)
+        return 0
+
+    before = signal.getsignal(signal.SIGTERM)
+    assert run_main(killed, prog=PROG) == 143
+    assert capsys.readouterr().err == f"{PROG}: terminated (SIGTERM)\n"
+    assert cleaned_up == [True]
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is put back
+
+
+def test_sigterm_is_left_alone_outside_the_main_thread() -> None:
+    seen = []
+
+    def look() -> None:
+        with sigterm_raises():
+            seen.append(signal.getsignal(signal.SIGTERM))
+
+    worker = threading.Thread(target=look)
+    worker.start()
+    worker.join()
+    assert seen == [signal.getsignal(signal.SIGTERM)]
 
 
 class OutOfMemoryError(MemoryError):

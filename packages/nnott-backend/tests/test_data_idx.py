@@ -60,6 +60,23 @@ def test_gzip_output_is_byte_identical_across_writes(tmp_path: Path) -> None:
     assert first == second
 
 
+def test_an_interrupted_write_leaves_the_file_that_was_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    labels = numpy.array([3, 1, 4], dtype=numpy.uint8)
+    path = write_idx(tmp_path / "labels.gz", labels)
+    before = path.read_bytes()
+
+    def interrupted(source: object, target: object) -> None:
+        raise KeyboardInterrupt  # Ctrl-C just before the new file would take its place
+
+    monkeypatch.setattr("os.replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_idx(path, numpy.zeros(1000, dtype=numpy.uint8))
+    assert path.read_bytes() == before
+    assert [entry.name for entry in tmp_path.iterdir()] == ["labels.gz"]  # no temporary left
+
+
 def test_truncated_gzip_names_the_file(tmp_path: Path) -> None:
     good = write_idx(tmp_path / "good.gz", numpy.zeros((50, 28, 28), dtype=numpy.uint8))
     bad = tmp_path / "train-images-idx3-ubyte.gz"

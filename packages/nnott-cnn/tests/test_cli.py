@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from nnott.backend import gpu_available
+from nnott.checkpoint import load_checkpoint, save_checkpoint
 from nnott.cnn.__main__ import main
 from nnott.cnn.architectures import list_architectures
+from nnott.vectorized.trainer import Trainer
 
 TINY_RUN = ["--limit", "200", "--batch-size", "50", "--epochs", "1", "--no-progress"]
 
@@ -135,3 +140,48 @@ def test_python_dash_m_runs_the_command_line():
         [sys.executable, "-m", "nnott.cnn", "list"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0 and "convnext_tiny" in result.stdout
+
+
+def test_a_model_of_other_classes_is_refused_for_eval_and_load(capsys, tmp_path):
+    """A 10-class MNIST model fits a 10-class Fashion-MNIST LeNet, but its outputs are
+    digits: evaluating or fine-tuning it there would report nonsense without a word."""
+    checkpoints = tmp_path / "ck"
+    argv = ["lenet", "--width", "0.25", *TINY_RUN, "--checkpoint-dir", str(checkpoints)]
+    assert main(argv) == 0
+    saved = load_checkpoint(checkpoints / "last.safetensors")
+    digits = {"dataset": "mnist", "classes": [str(digit) for digit in range(10)]}
+    other = save_checkpoint(tmp_path / "mnist.st", saved.tensors, {**saved.metadata, **digits})
+    capsys.readouterr()
+
+    for flags in (["--eval-only"], [*TINY_RUN]):
+        assert main(["lenet", "--width", "0.25", "--load", str(other), *flags]) == 2
+        message = one_line_error(capsys)
+        assert "trained on mnist" in message and "give --dataset mnist" in message
+
+
+def test_load_of_a_directory_names_the_file_to_give(capsys, tmp_path):
+    assert main(["lenet", "--load", str(tmp_path), "--eval-only"]) == 2
+    message = one_line_error(capsys)
+    assert "is a directory" in message and str(tmp_path / "last.safetensors") in message
+
+
+def test_sigterm_mid_run_is_one_line_and_exit_143(capsys, tmp_path, monkeypatch):
+    real = Trainer._train_epoch
+
+    def terminated_in_epoch_2(self, loader, epoch, epochs):
+        if epoch == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises at once; this sleep is never finished
+        return real(self, loader, epoch, epochs)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", terminated_in_epoch_2)
+    checkpoints = tmp_path / "ck"
+    run = ["lenet", "--width", "0.25", *TINY_RUN, "--epochs", "3"]
+    assert main([*run, "--checkpoint-dir", str(checkpoints)]) == 143
+    last = checkpoints / "last.safetensors"
+    assert one_line_error(capsys) == (
+        "nnott-cnn: terminated (SIGTERM); the last complete checkpoint is kept; "
+        f"continue with --resume {last}"
+    )
+    assert load_checkpoint(last).metadata["epoch"] == 1
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["best.safetensors", "last.safetensors"]

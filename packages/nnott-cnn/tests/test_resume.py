@@ -10,11 +10,8 @@ from nnott.cnn.__main__ import main
 
 
 def model_tensors(path):
-    """The model tensors of a checkpoint, read with safetensors itself.
-
-    (Not through ``load_checkpoint``: it takes any file whose first byte is 0x80 for a
-    pickle, and a safetensors header whose length is 128 mod 256 starts with that byte.)
-    """
+    """The model tensors of a checkpoint, read with safetensors itself: the comparison
+    then does not rest on nnott's own loader."""
     return {name: array for name, array in load_file(path).items() if name.startswith("model.")}
 
 

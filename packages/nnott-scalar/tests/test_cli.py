@@ -90,6 +90,58 @@ def test_trace_and_deeper_networks_from_the_command_line(capsys: pytest.CaptureF
     assert "--gpu has no effect here" in captured.err
 
 
+def test_a_full_trace_of_a_784_input_network_warns_first(capsys: pytest.CaptureFixture) -> None:
+    """The smallest network the command line builds is 784-1-10; its level-3 trace writes
+    every one of 784 products on one line, so stderr says so before it starts."""
+    flags = [*TINY, "--epochs", "1", "--hidden-sizes", "1", "--trace"]
+    assert main([*flags, "--trace-level", "3"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith(
+        "nnott-scalar: warning: the trace of 1 sample of the 784-1-10 network will print about"
+    )
+    assert "784 terms on one line" in captured.err
+    assert captured.out.count("=== trace") == 1
+    assert main([*flags, "--trace-level", "2"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "note"),
+    [
+        (["--trace-level", "3"], "note: --trace-level prints nothing without --trace"),
+        (
+            ["--trace-samples", "1", "--trace-level", "1"],
+            "note: --trace-level and --trace-samples print nothing without --trace",
+        ),
+        (["--trace", "--trace-samples", "0"], "note: --trace-samples 0 traces no sample"),
+    ],
+)
+def test_trace_options_that_print_nothing_say_so(
+    flags: list[str], note: str, capsys: pytest.CaptureFixture
+) -> None:
+    assert main([*TINY, "--epochs", "1", *flags]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.strip() == f"nnott-scalar: {note}"
+    assert "=== trace" not in captured.out
+
+
+def test_the_help_does_not_promise_a_gpu(capsys: pytest.CaptureFixture) -> None:
+    assert main(["--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--gpu accepted for symmetry with the other tiers; no effect here" in text
+    assert "CuPy" not in text
+
+
+def test_weights_broken_by_the_last_step_end_the_run(capsys: pytest.CaptureFixture) -> None:
+    """18 training samples make one batch per epoch: its loss is finite (it is taken before
+    the step), and only the step breaks the weights. The run must not go on to report a
+    NaN validation and test loss with exit code 0."""
+    assert main([*TINY, "--limit", "20", "--epochs", "1", "--lr", "1e300"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nnott-scalar: error:")
+    assert "try a smaller --lr" in lines[0]
+
+
 def test_zero_epochs_only_evaluates(capsys: pytest.CaptureFixture) -> None:
     assert main([*TINY, "--epochs", "0", "--hidden-sizes", ""]) == 0
     out = capsys.readouterr().out

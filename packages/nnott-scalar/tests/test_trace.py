@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy
@@ -11,7 +12,9 @@ import pytest
 from conftest import random_batch
 
 from nnott.errors import ConfigError
-from nnott.scalar import Gradients, Network, Tracer
+from nnott.scalar import ACTIVATION_NAMES, Gradients, Network, Tracer, get_activation
+
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def _hand_network() -> Network:
@@ -103,3 +106,87 @@ def test_dropout_is_shown_in_both_passes() -> None:
 def test_bad_levels_are_refused() -> None:
     with pytest.raises(ConfigError, match="trace level"):
         Tracer(level=4)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"digits": 0}, "significant digit"), ({"max_terms": 0}, "max_terms must be at least 1")],
+)
+def test_bad_cuts_and_digits_are_refused(options: dict[str, int], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Tracer(**options)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_backward_names_this_layers_neuron_j_as_the_forward_line_does(dropout: float) -> None:
+    """Layer l's neuron is j in ``z_j = b_j + Σ_i w_ji·x_i`` and in ``dL/dw_ji``, so the
+    sum that brings its gradient down from the layer above runs over another index, k."""
+    network = Network([2, 3, 2], ["relu"], hidden_dropout=dropout)
+    text, _ = _trace(network, [[0.5, -0.5]], [0], samples=1, level=2)
+    target = "dL/d(a·s)" if dropout else "dL/da"
+    assert f"layer 1 (relu): {target}_j = Σ_k dL/dz_k·w_kj over layer 2's neurons k" in text
+    assert "_i = Σ_j" not in text
+
+
+def test_level_one_shows_the_largest_weight_gradient_with_its_sign_and_factors() -> None:
+    """Hidden neuron 1 has dL/dz = -3·p0 and reads x = (1, 2): its dL/dw_1,1 is the largest."""
+    text, grads = _trace(_hand_network(), [[1.0, 2.0]], [1], samples=1, level=1)
+    dz = grads.biases[0][1]
+    assert f"2×2 values, the largest in size dL/dw_1,1 = ({g(dz)})·2 = {g(2 * dz)}" in text
+    assert g(2 * dz) == g(grads.weights[0][1][1]) and dz < 0
+
+
+def test_one_neuron_left_out_is_one_neuron() -> None:
+    text, _ = _trace(Network([2, 5, 2], ["relu"]), [[0.5, -0.5]], [0], samples=1, level=2)
+    assert "… 1 more neuron (level 3 shows all)" in text
+    assert "more neurons" not in text
+
+
+@pytest.mark.parametrize("name", ACTIVATION_NAMES)
+def test_every_layer_heading_shows_its_activations_definition(name: str) -> None:
+    """``f(z) = tanh(z) = tanh(z)`` teaches nothing: each formula must say more than its name."""
+    activation = get_activation(name)
+    assert activation.formula != f"{activation.name}(z)"
+    if name == "tanh":  # the formula it shows is the function it computes
+        z = 0.7
+        assert math.isclose(
+            (math.exp(z) - math.exp(-z)) / (math.exp(z) + math.exp(-z)), math.tanh(z)
+        )
+
+
+def test_the_readmes_hand_checked_trace_is_what_it_prints_today() -> None:
+    """The README shows an abridged level-3 trace of the 2-2-2 network: every line it
+    shows must be a line the tracer prints now."""
+    readme = README.read_text()
+    start = readme.index("prints (abridged):")
+    block = readme[readme.index("```text\n", start) + 8 : readme.index("\n```", start + 30)]
+    text, _ = _trace(_hand_network(), [[1.0, 2.0]], [1], samples=1, level=3)
+    printed = set(text.splitlines())
+    shown = [line for line in block.splitlines() if line.strip() != "..."]
+    assert len(shown) > 20
+    assert [line for line in shown if line not in printed] == []
+
+
+@pytest.mark.parametrize(
+    ("sizes", "level"),
+    [([784, 32, 10], 1), ([784, 32, 10], 2), ([784, 1, 10], 3), ([20, 16, 10], 3), ([3, 2, 2], 3)],
+)
+def test_the_size_estimate_is_within_a_factor_of_two(sizes: list[int], level: int) -> None:
+    network = Network(sizes, ["relu"], rng=numpy.random.default_rng(0))
+    inputs, labels = random_batch(sizes[0], sizes[-1], 1)
+    text, _ = _trace(network, inputs, labels, samples=1, level=level)
+    estimate = Tracer(level=level).estimated_characters(sizes)
+    assert len(text) / 2 < estimate < 2 * len(text)
+
+
+def test_a_flood_of_trace_is_announced() -> None:
+    """Level 3 of a 784-input network writes sums of 784 terms on one line; thousands of
+    samples at any level run to megabytes. Small traces get no warning."""
+    full = Tracer(level=3).size_warning([784, 1, 10])
+    assert full is not None and "784-1-10 network" in full and "784 terms on one line" in full
+    many = Tracer(samples=5000, level=1).size_warning([784, 32, 10])
+    assert many is not None and "5,000 samples" in many and "MB" in many
+    assert Tracer(level=3).size_warning([2, 2, 2]) is None
+    assert Tracer(level=2).size_warning([784, 32, 10]) is None
+    assert Tracer(samples=5000, level=1).size_warning([784, 32, 10], samples=10) is None
+    assert Tracer(samples=0, level=3).size_warning([784, 32, 10]) is None

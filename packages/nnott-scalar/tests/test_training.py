@@ -91,3 +91,33 @@ def test_divergence_is_reported() -> None:
     network.set_weights([[[inf, -inf], [0.0, 0.0]]], [[0.0, 0.0]])  # inf - inf = nan
     with pytest.raises(DivergenceError, match="loss became nan in epoch 1 after 0 samples"):
         fit(network, SGD(network, lr=0.1), inputs, labels, epochs=3, batch_size=2)
+
+
+def test_a_last_step_that_breaks_the_weights_is_caught() -> None:
+    """One batch per epoch: its loss is finite (taken before the step) and only the step
+    overflows the weights, which the epoch's own check cannot see; fit must stop there
+    instead of going on, and reporting, with infinite weights."""
+    inputs, labels = [[1e200, -1e200], [-1e200, 1e200]], [0, 1]
+    network = Network([2, 2])
+    network.set_weights([[[0.0, 0.0], [0.0, 0.0]]], [[0.0, 0.0]])
+    with pytest.raises(DivergenceError, match="weights became NaN or infinite in epoch 1"):
+        fit(network, SGD(network, lr=1e200), inputs, labels, epochs=2, batch_size=2)
+
+
+def test_a_last_step_that_breaks_the_validation_loss_is_caught() -> None:
+    """Weights of ±1.5e308 are finite, but their sums of 3·1.5e308 overflow: the weights
+    pass, the validation loss is NaN, and fit must not record it as a result."""
+    inputs, labels = [[3.0, 3.0], [-3.0, -3.0]], [0, 1]
+    network = Network([2, 2])
+    network.set_weights([[[0.0, 0.0], [0.0, 0.0]]], [[0.0, 0.0]])
+    with pytest.raises(DivergenceError, match="validation loss became nan after epoch 1"):
+        fit(
+            network,
+            SGD(network, lr=1e308),
+            inputs,
+            labels,
+            epochs=2,
+            batch_size=2,
+            val_inputs=inputs,
+            val_labels=labels,
+        )

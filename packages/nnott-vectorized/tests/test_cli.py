@@ -200,3 +200,12 @@ def test_changed_settings_ignores_flags_that_do_not_change_the_result():
     saved = {"lr": 0.1, "epochs": 2, "json": "a.json", "seed": 0}
     assert changed_settings(saved, {**saved, "epochs": 5, "json": None}) == []
     assert changed_settings(saved, {**saved, "lr": 0.2, "seed": 1}) == ["lr", "seed"]
+
+
+def test_changed_settings_counts_epochs_when_the_schedule_is_stretched_over_them():
+    saved = {"epochs": 2, "lr_schedule": "cosine", "lr_step_epochs": None}
+    assert changed_settings(saved, {**saved, "epochs": 4}) == ["epochs"]
+    step = {**saved, "lr_schedule": "step"}
+    assert changed_settings(step, {**step, "epochs": 4}) == ["epochs"]
+    fixed_steps = {**step, "lr_step_epochs": 1}
+    assert changed_settings(fixed_steps, {**fixed_steps, "epochs": 4}) == []

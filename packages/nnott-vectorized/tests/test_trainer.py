@@ -11,7 +11,7 @@ import pytest
 from nnott.backend import count_transfers, seed, to_cpu, use_emulated
 from nnott.checkpoint import load_checkpoint
 from nnott.data import DataLoader
-from nnott.errors import ConfigError, DivergenceError
+from nnott.errors import CheckpointError, ConfigError, DivergenceError
 from nnott.vectorized.callbacks import EarlyStopping
 from nnott.vectorized.losses import SoftmaxCrossEntropy
 from nnott.vectorized.mlp import mlp
@@ -267,3 +267,146 @@ def test_training_on_the_gpu_moves_only_batches_and_epoch_metrics():
         assert moved.to_device_count == 2 * 2 * (len(train) + len(val))
         assert moved.to_cpu_count == 2 * 4
         assert history[-1]["val_accuracy"] > 0.5
+
+
+def test_a_run_that_diverges_in_its_first_epoch_says_no_epoch_finished(tmp_path):
+    """With a checkpoint directory given, "give a checkpoint directory" would be wrong advice."""
+    train, val = loaders()
+    model = small_model()
+    loss = LossThatTurnsNaN()
+    loss.poisoned = True
+    trainer = Trainer(
+        model, Adam(model.parameters()), loss=loss, checkpoint_dir=tmp_path, progress=False
+    )
+    with pytest.raises(DivergenceError, match="no epoch had finished") as caught:
+        trainer.fit(train, val, epochs=2)
+    assert "give a checkpoint directory" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+class SGDThatBreaksTheWeights(SGD):
+    """Plain SGD until step ``break_at``; that step leaves a NaN in the first parameter."""
+
+    break_at = 0
+
+    def step(self):
+        super().step()
+        if self.steps == self.break_at:
+            self.params[0].data[...] = math.nan
+
+
+def test_weights_broken_by_the_last_step_are_never_saved_without_a_validation_set(tmp_path):
+    """The epoch's loss was summed before that step and no validation pass runs the final
+    weights: only a look at the weights themselves keeps them out of last and best."""
+    train, _ = loaders()
+    model = small_model()
+    optimizer = SGDThatBreaksTheWeights(model.parameters(), lr=0.01)
+    optimizer.break_at = 2 * len(train)  # the last step of epoch 2
+    trainer = Trainer(model, optimizer, checkpoint_dir=tmp_path, progress=False)
+    with pytest.raises(DivergenceError, match=r"epoch 2.*weights"):
+        trainer.fit(train, None, epochs=3)
+    for name in ("last", "best"):
+        kept = load_checkpoint(tmp_path / f"{name}.safetensors")
+        assert kept.metadata["epoch"] == 1, name
+        assert all(np.all(np.isfinite(tensor)) for tensor in kept.tensors.values()), name
+
+
+class StoppedMidWriteError(Exception):
+    """Raised by the patched save_checkpoint below, as Ctrl-C would be mid-write."""
+
+
+def test_a_stop_between_the_two_checkpoint_writes_leaves_them_consistent(tmp_path, monkeypatch):
+    """best is written before last: a stop between the two leaves last one epoch behind, and
+    the resumed run writes the same best as the uninterrupted one."""
+    import nnott.vectorized.trainer as trainer_module
+
+    def build(checkpoint_dir):
+        train, val = loaders()
+        model = small_model()
+        trainer = Trainer(
+            model, Adam(model.parameters(), lr=0.05), checkpoint_dir=checkpoint_dir, progress=False
+        )
+        scripted_validation(trainer, [1.0, 0.5, 0.4])  # every epoch improves: two writes each
+        return trainer, train, val
+
+    straight, train, val = build(tmp_path / "straight")
+    straight.fit(train, val, epochs=3)
+
+    real_save = trainer_module.save_checkpoint
+    writes = []
+
+    def save_then_stop(path, tensors, metadata):
+        writes.append(path)
+        if len(writes) == 6:  # the second write of epoch 3
+            raise StoppedMidWriteError
+        return real_save(path, tensors, metadata)
+
+    stopped, train, val = build(tmp_path / "stopped")
+    monkeypatch.setattr(trainer_module, "save_checkpoint", save_then_stop)
+    with pytest.raises(StoppedMidWriteError):
+        stopped.fit(train, val, epochs=3)
+    monkeypatch.undo()
+
+    resumed, train, val = build(tmp_path / "stopped")
+    resumed.resume(tmp_path / "stopped" / "last.safetensors")
+    scripted_validation(resumed, [1.0, 0.5, 0.4][resumed.epoch :])
+    resumed.fit(train, val, epochs=3)
+    for name in ("best", "last"):
+        want = load_checkpoint(tmp_path / "straight" / f"{name}.safetensors")
+        got = load_checkpoint(tmp_path / "stopped" / f"{name}.safetensors")
+        assert got.metadata["epoch"] == want.metadata["epoch"] == 3, name
+        for key, tensor in want.tensors.items():
+            np.testing.assert_array_equal(got.tensors[key], tensor, err_msg=f"{name} {key}")
+
+
+def test_resuming_a_run_that_stopped_early_trains_nothing_more(tmp_path):
+    """The uninterrupted run ended when its patience ran out; so does the resumed one."""
+
+    def build():
+        train, val = loaders()
+        model = small_model()
+        trainer = Trainer(
+            model,
+            Adam(model.parameters(), lr=0.05),
+            early_stopping=EarlyStopping(patience=1),
+            checkpoint_dir=tmp_path,
+            progress=False,
+        )
+        return trainer, train, val
+
+    trainer, train, val = build()
+    scripted_validation(trainer, [1.0, 0.5, 0.7])
+    trainer.fit(train, val, epochs=6)
+    assert trainer.stopped_early and trainer.epoch == 3
+    before = (tmp_path / "last.safetensors").read_bytes()
+
+    resumed, train, val = build()
+    resumed.resume(tmp_path / "last.safetensors")
+    scripted_validation(resumed, [0.9])  # would be a new epoch 4, if one were trained
+    resumed.fit(train, val, epochs=6)
+    assert resumed.stopped_early and resumed.epoch == 3 and resumed.best_epoch == 2
+    assert (tmp_path / "last.safetensors").read_bytes() == before
+
+
+def test_resuming_the_checkpoint_of_another_dataset_is_refused_before_loading(tmp_path):
+    train, val = loaders()
+    model = small_model()
+    facts = {"tier": "vectorized", "dataset": "mnist", "classes": ["0", "1", "2"]}
+    trainer = Trainer(
+        model, Adam(model.parameters()), checkpoint_dir=tmp_path, metadata=facts, progress=False
+    )
+    trainer.fit(train, val, epochs=1)
+
+    fresh = small_model()
+    weights = {name: to_cpu(value).copy() for name, value in fresh.state_dict().items()}
+    other = Trainer(
+        fresh,
+        Adam(fresh.parameters()),
+        metadata={**facts, "dataset": "kmnist", "classes": ["a", "b", "c"]},
+        progress=False,
+    )
+    with pytest.raises(CheckpointError, match="dataset mnist, not kmnist; give --dataset mnist"):
+        other.resume(tmp_path / "last.safetensors")
+    assert other.epoch == 0
+    for name, value in fresh.state_dict().items():
+        np.testing.assert_array_equal(to_cpu(value), weights[name])

@@ -8,7 +8,12 @@ arrays) outright instead of trying them.
 
 Every file is written atomically: the bytes go to a temporary file in the same directory,
 which is flushed to disk and then renamed over the destination in one step. A crash or
-Ctrl-C mid-write leaves the previous checkpoint as it was.
+Ctrl-C mid-write leaves the previous checkpoint as it was. A write that fails (a full disk,
+a directory made read-only) raises :class:`WriteError`, one line naming the file.
+
+A checkpoint also carries a SHA-256 checksum of its metadata and tensors, checked on load:
+safetensors itself checks only the layout, so a flipped bit in a weight (a damaged copy, a
+failing disk) would otherwise load silently and surface epochs later as a NaN loss.
 
 Example::
 
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import secrets
@@ -35,12 +41,13 @@ import safetensors.numpy
 from safetensors import SafetensorError
 
 from nnott.backend import get_array_module, to_cpu
-from nnott.errors import CheckpointError
+from nnott.errors import CheckpointError, NnottError
 
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "Checkpoint",
+    "WriteError",
     "json_text",
     "load_checkpoint",
     "save_checkpoint",
@@ -55,6 +62,7 @@ FORMAT_VERSION = 1
 """The layout version this module writes; files with a newer version are refused."""
 
 _METADATA_KEY = "nnott_metadata"  # the safetensors metadata entry holding our JSON
+_CHECKSUM_KEY = "sha256"  # the entry holding the checksum (absent in files from before it)
 
 # How files that are not safetensors begin, and what to tell the user about them.
 _FOREIGN_SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -81,6 +89,27 @@ class Checkpoint:
 
     tensors: dict[str, numpy.ndarray]
     metadata: dict[str, Any]
+
+
+class WriteError(NnottError, OSError):
+    """A file (checkpoint, report, figure, history) could not be written; the file that was
+    there before is unchanged.
+
+    An :class:`~nnott.errors.NnottError`, so that the command lines print it as one line,
+    and an :class:`OSError` (with the original ``errno`` and ``strerror``), so that code
+    catching ``OSError`` around a write keeps working.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], error: OSError) -> None:
+        reason = error.strerror or str(error)
+        super().__init__(error.errno, reason, os.fspath(path))
+        self.message = (
+            f"cannot write {os.fspath(path)}: {reason} (the file that was there, if any, "
+            "is unchanged)"
+        )
+
+    def __str__(self) -> str:
+        return self.message
 
 
 # ------------------------------------------------------------------------ atomic writes
@@ -115,19 +144,26 @@ def _create_temporary(target: Path) -> tuple[int, Path]:
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` so that readers see the old file or the new, never half.
 
-    Creates missing parent directories. Returns the path written.
+    Creates missing parent directories. Returns the path written. A failure of the file
+    system (no space, no permission, a file where a directory should be) raises
+    :class:`WriteError`; the previous file at ``path``, if any, is left as it was.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = _create_temporary(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = _create_temporary(target)
+    except OSError as error:
+        raise WriteError(target, error) from None
     try:
         with os.fdopen(descriptor, "wb") as stream:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, target)
-    except BaseException:  # also Ctrl-C: never leave the temporary file behind
+    except BaseException as error:  # also Ctrl-C: never leave the temporary file behind
         temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError) and not isinstance(error, WriteError):
+            raise WriteError(target, error) from None
         raise
     _fsync_directory(target.parent)
     return target
@@ -180,6 +216,19 @@ def _host_tensors(tensors: Mapping[str, Any]) -> dict[str, numpy.ndarray]:
     return host
 
 
+def _checksum(metadata_json: str, tensors: Mapping[str, numpy.ndarray]) -> str:
+    """SHA-256 of the metadata text and of every tensor's name, dtype, shape and bytes
+    (little-endian, in name order): the same for the arrays saved and those loaded back."""
+    digest = hashlib.sha256(metadata_json.encode("utf-8"))
+    for name in sorted(tensors):
+        array = tensors[name]
+        little = array.astype(array.dtype.newbyteorder("<"), copy=False)
+        facts = f"\n{name}\n{little.dtype.name}\n{list(little.shape)}\n"
+        digest.update(facts.encode("utf-8"))
+        digest.update(numpy.ascontiguousarray(little).reshape(-1).view(numpy.uint8).data)
+    return digest.hexdigest()
+
+
 def save_checkpoint(
     path: str | os.PathLike[str],
     tensors: Mapping[str, Any],
@@ -191,17 +240,21 @@ def save_checkpoint(
     must be JSON-serialisable (NumPy scalars are fine). Returns the path written; a
     write failure (no space, no permission) raises :class:`CheckpointError`.
     """
+    host = _host_tensors(tensors)
+    metadata_json = _to_json(dict(metadata), indent=None)
     header = {
         "format": FORMAT_NAME,
         "format_version": str(FORMAT_VERSION),
-        _METADATA_KEY: _to_json(dict(metadata), indent=None),
+        _METADATA_KEY: metadata_json,
+        _CHECKSUM_KEY: _checksum(metadata_json, host),
     }
-    data = safetensors.numpy.save(_host_tensors(tensors), metadata=header)
+    data = safetensors.numpy.save(host, metadata=header)
     try:
         return write_bytes_atomic(path, data)
     except OSError as error:
         raise CheckpointError(
-            f"cannot write checkpoint {path}: {error.strerror or error}"
+            f"cannot write checkpoint {path}: {error.strerror or error} "
+            "(the checkpoint that was there, if any, is unchanged)"
         ) from None
 
 
@@ -232,7 +285,7 @@ def _read_header(data: bytes, path: Path) -> dict[str, Any]:
 
 
 def _check_format(header: Mapping[str, Any], path: Path) -> dict[str, Any]:
-    """Refuse safetensors files not written by nnott; return the user metadata."""
+    """Refuse safetensors files not written by nnott; return the nnott marker entries."""
     marker = header.get("__metadata__") or {}
     if not isinstance(marker, dict) or marker.get("format") != FORMAT_NAME:
         raise CheckpointError(
@@ -248,6 +301,11 @@ def _check_format(header: Mapping[str, Any], path: Path) -> dict[str, Any]:
             f"{path} was written by a newer nnott (checkpoint format {version}; this one "
             f"reads up to {FORMAT_VERSION}); upgrade nnott-backend"
         )
+    return marker
+
+
+def _user_metadata(marker: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """The JSON document :func:`save_checkpoint` was given, parsed from the marker."""
     try:
         metadata = json.loads(marker[_METADATA_KEY])
     except (KeyError, TypeError, json.JSONDecodeError):
@@ -259,12 +317,28 @@ def _check_format(header: Mapping[str, Any], path: Path) -> dict[str, Any]:
     return metadata
 
 
+def _verify_checksum(
+    marker: Mapping[str, Any], tensors: Mapping[str, numpy.ndarray], path: Path
+) -> None:
+    """Refuse a file whose metadata or tensors changed after it was written (files written
+    before checksums were added carry none and are taken as they are)."""
+    expected = marker.get(_CHECKSUM_KEY)
+    if expected is None:
+        return
+    if expected != _checksum(marker[_METADATA_KEY], tensors):
+        raise CheckpointError(
+            f"{path} is corrupt: its contents do not match the checksum saved with them "
+            "(a damaged copy or a failing disk?)"
+        )
+
+
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Load a checkpoint written by :func:`save_checkpoint`; tensors come back on the host.
 
     Raises :class:`CheckpointError`, naming the file, when it is missing, truncated or
-    corrupt, a pickle or zip archive (``torch.save``, ``numpy.save`` of objects, ``.npz``),
-    or a safetensors file that nnott did not write. Nothing in the file is ever executed.
+    corrupt (also: its checksum does not match), a pickle or zip archive (``torch.save``,
+    ``numpy.save`` of objects, ``.npz``), or a safetensors file that nnott did not write.
+    Nothing in the file is ever executed.
     """
     source = Path(path)
     try:
@@ -279,9 +353,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         for signature, explanation in _FOREIGN_SIGNATURES:
             if data.startswith(signature):
                 raise CheckpointError(f"{source} {explanation}")
-    metadata = _check_format(_read_header(data, source), source)
+    marker = _check_format(_read_header(data, source), source)
+    metadata = _user_metadata(marker, source)
     try:
-        tensors = safetensors.numpy.load(data)
+        tensors = dict(safetensors.numpy.load(data))
     except SafetensorError as error:
         raise CheckpointError(f"{source} is truncated or corrupt ({error})") from None
-    return Checkpoint(tensors=dict(tensors), metadata=metadata)
+    _verify_checksum(marker, tensors, source)
+    return Checkpoint(tensors=tensors, metadata=metadata)

@@ -8,8 +8,9 @@ values (a negative epoch count, a batch size of 0) before any work starts.
 
 :func:`run_main` is the one place where errors become exit codes: a
 :class:`~nnott.errors.NnottError` (bad input, missing file, no GPU) prints one line on
-stderr and exits 2, Ctrl-C exits 130, running out of memory prints one line; anything else
-is a bug in nnott and keeps its traceback.
+stderr and exits 2, Ctrl-C exits 130 and SIGTERM 143 (each with one line, after the
+clean-up that Ctrl-C runs: an atomic write removes its temporary file), running out of
+memory prints one line; anything else is a bug in nnott and keeps its traceback.
 
 A command line's ``__main__`` looks like this::
 
@@ -34,7 +35,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -47,9 +50,12 @@ from nnott.errors import ConfigError, GpuUnavailableError, NnottError
 __all__ = [
     "DEFAULT_OUT_DIR",
     "DEFAULT_VAL_SPLIT",
+    "EXIT_INTERRUPTED",
+    "EXIT_TERMINATED",
     "STDOUT",
     "DefaultsHelpFormatter",
     "OneLineErrorParser",
+    "Terminated",
     "add_common_arguments",
     "format_table",
     "hidden_activation_names",
@@ -65,6 +71,7 @@ __all__ = [
     "run_main",
     "seed_everything",
     "select_device",
+    "sigterm_raises",
     "str_list",
     "unit_fraction",
     "write_json_report",
@@ -80,7 +87,8 @@ STDOUT = "-"
 """What ``--json -`` stands for: the report goes to standard output (the tables to stderr)."""
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130, as a shell reports Ctrl-C
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143, as a shell reports SIGTERM
 EXIT_BROKEN_PIPE = 141
 
 
@@ -269,6 +277,10 @@ def make_parser(
     return parser
 
 
+GPU_HELP = "compute on the GPU with CuPy (falls back to the CPU with a warning if absent)"
+"""The help of ``--gpu`` in the tiers that compute on ``xp``."""
+
+
 def add_common_arguments(
     parser: argparse.ArgumentParser,
     *,
@@ -276,6 +288,7 @@ def add_common_arguments(
     batch_size: int,
     lr: float,
     limit: int | None = None,
+    gpu_help: str = GPU_HELP,
 ) -> None:
     """Add the flags every tier shares, with this tier's defaults for the first four.
 
@@ -286,6 +299,7 @@ def add_common_arguments(
     ``args.plot``, ``args.out`` (Path), ``args.json`` (Path, :data:`STDOUT` or None),
     ``args.no_progress``. The output paths are checked when parsed (:func:`output_dir`,
     :func:`output_file`), so that a run never ends unable to write what it made.
+    ``gpu_help`` is the help of ``--gpu``, for a tier where it means something else.
     """
     # Imported here, not at the top: nnott.data's own command line imports this module.
     from nnott.data import DEFAULT_DATASET
@@ -307,7 +321,7 @@ def add_common_arguments(
     training.add_argument(
         "--gpu",
         action="store_true",
-        help="compute on the GPU with CuPy (falls back to the CPU with a warning if absent)",
+        help=gpu_help,
     )
 
     data = parser.add_argument_group("data")
@@ -416,6 +430,32 @@ def _is_gpu_out_of_memory(error: BaseException) -> bool:
     return any(cls.__name__ == "OutOfMemoryError" for cls in type(error).__mro__)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (a ``kill``, a job scheduler's time limit). Raised where the program
+    was, as Ctrl-C's ``KeyboardInterrupt`` is, so that the same clean-up runs."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` instead of killing the
+    process on the spot (mid-write, without a word); the previous handler comes back after.
+
+    Only the main thread may set signal handlers; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
 def run_main(
     main: Callable[[list[str] | None], int | None],
     argv: list[str] | None = None,
@@ -426,7 +466,8 @@ def run_main(
 
     - returns ``main``'s own code (``None`` counts as 0), or argparse's exit code;
     - :class:`~nnott.errors.NnottError`: ``"prog: error: <message>"`` on stderr, 2;
-    - ``KeyboardInterrupt``: ``"prog: interrupted"``, 130;
+    - ``KeyboardInterrupt``: ``"prog: interrupted"``, 130; SIGTERM (see
+      :func:`sigterm_raises`): ``"prog: terminated (SIGTERM)"``, 143;
     - a closed pipe on stdout (``| head``): quietly, 141 as a shell reports SIGPIPE;
     - out of host or GPU memory: one line suggesting a smaller batch, 2;
     - anything else propagates with its traceback: it is a bug, not a user mistake.
@@ -434,13 +475,17 @@ def run_main(
     Use it as ``raise SystemExit(run_main(main, prog="nnott-scalar"))``.
     """
     try:
-        code = main(argv)
+        with sigterm_raises():
+            code = main(argv)
     except SystemExit as exit_request:  # argparse's --help and usage errors
         return _exit_code(exit_request.code)
     except NnottError as error:
         message = _one_line(str(error)) or type(error).__name__
         print(f"{prog}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
+    except Terminated:
+        print(f"{prog}: terminated (SIGTERM)", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy
 
+from nnott.checkpoint import write_bytes_atomic
 from nnott.errors import DatasetError
 
 __all__ = [
@@ -135,7 +136,8 @@ def write_idx(
     path: str | os.PathLike[str], array: numpy.ndarray, *, compresslevel: int = 9
 ) -> Path:
     """Write ``array`` as an IDX file; gzip-compressed (mtime 0, no name) if ``path`` ends
-    in ``.gz``, so that the same array always gives byte-identical files."""
+    in ``.gz``, so that the same array always gives byte-identical files. Written
+    atomically: a stopped write leaves the file that was there."""
     path = Path(path)
     array = numpy.ascontiguousarray(array)
     code = _TYPE_CODES.get(array.dtype.newbyteorder("="))
@@ -152,5 +154,4 @@ def write_idx(
         ) as stream:
             stream.write(payload)
         payload = buffer.getvalue()
-    path.write_bytes(payload)
-    return path
+    return write_bytes_atomic(path, payload)

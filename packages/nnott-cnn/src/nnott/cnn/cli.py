@@ -50,6 +50,8 @@ from nnott.vectorized.training_cli import (
     TrainingDefaults,
     add_training_arguments,
     build_optimizer,
+    check_checkpoint_file,
+    interruptible,
     prepare_data,
     run_config,
     run_training,
@@ -108,7 +110,7 @@ def _add_architecture_parser(commands: Any, arch: Architecture) -> None:
         type=Path,
         default=None,
         metavar="PATH",
-        help="start from the weights of this checkpoint (of the same architecture and width)",
+        help="start from the weights of this checkpoint (same architecture, width and classes)",
     )
     group.add_argument(
         "--eval-only",
@@ -258,8 +260,7 @@ def _validate_cnn_args(args: argparse.Namespace) -> None:
         raise ConfigError(
             "--load starts a new run from saved weights, --resume continues one; give only one"
         )
-    if args.load is not None and not args.load.is_file():
-        raise ConfigError(f"--load: no checkpoint file at {args.load}")
+    check_checkpoint_file("--load", args.load)
 
 
 def _image_geometry(image_shape: tuple[int, int, int]) -> tuple[int, int]:
@@ -296,10 +297,31 @@ def _check_checkpoint_fits(path: Path, metadata: dict[str, Any], args: argparse.
         )
 
 
-def _load_weights(path: Path, model: Network, args: argparse.Namespace) -> dict[str, Any]:
+def _check_same_classes(path: Path, metadata: dict[str, Any], dataset: Dataset) -> None:
+    """Refuse a model whose outputs mean other classes than ``dataset``'s.
+
+    The weights of a 10-class MNIST model fit a 10-class Fashion-MNIST model, but its
+    output 3 means the digit 3, not a dress: evaluating or fine-tuning it there would
+    report nonsense without a word. The same classes under another dataset name (the
+    bundled sample and the full Fashion-MNIST) are fine.
+    """
+    saved = metadata.get("classes")
+    if saved is None or list(saved) == list(dataset.classes):
+        return
+    trained_on = metadata.get("dataset", "another dataset")
+    raise CheckpointError(
+        f"{path} was trained on {trained_on}, whose {len(saved)} classes are not those of "
+        f"{dataset.name}; give --dataset {trained_on}"
+    )
+
+
+def _load_weights(
+    path: Path, model: Network, args: argparse.Namespace, dataset: Dataset
+) -> dict[str, Any]:
     """Copy the model weights of a trainer checkpoint into ``model``; returns its metadata."""
     checkpoint = load_checkpoint(path)
     _check_checkpoint_fits(path, checkpoint.metadata, args)
+    _check_same_classes(path, checkpoint.metadata, dataset)
     prefix = "model."
     state = {
         name[len(prefix) :]: array
@@ -318,7 +340,7 @@ def _evaluate_only(
 ) -> dict[str, Any]:
     """Evaluate a saved model on the test set, standardized as it was in training."""
     model = _build(arch, args, dataset.image_shape, dataset.num_classes)
-    metadata = _load_weights(path, model, args)
+    metadata = _load_weights(path, model, args, dataset)
     saved = metadata.get("standardizer")
     if saved is None:
         raise CheckpointError(f"{path} does not say how its inputs were standardized")
@@ -396,7 +418,7 @@ def _train_command(args: argparse.Namespace) -> int:
     data = prepare_data(args)
     model = _build(arch, args, data.dataset.image_shape, data.dataset.num_classes)
     if args.load is not None:
-        _load_weights(args.load, model, args)
+        _load_weights(args.load, model, args, data.dataset)
         print(f"{PROG}: loaded the weights of {args.load}", file=sys.stderr)
     channels, size = _image_geometry(data.dataset.image_shape)
     extra = {
@@ -422,12 +444,16 @@ def _train_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` and run the command; returns the exit code (0)."""
+    """Parse ``argv`` and run the command; returns the exit code (0).
+
+    Ctrl-C and SIGTERM end a training run in one line (see
+    :func:`~nnott.vectorized.training_cli.interruptible`).
+    """
     args = build_parser().parse_args(argv)
     if args.command == "list":
         print(list_text())
         return 0
     if args.command == "summary":
         return _summary_command(args)
-    with reserve_stdout_for_report(args.json):
+    with reserve_stdout_for_report(args.json), interruptible(PROG, args.checkpoint_dir):
         return _train_command(args)

@@ -95,7 +95,7 @@ class Tanh(Activation):
     """``f(z) = tanh(z)``, squashing into (-1, 1); ``f'(z) = 1 - a²``."""
 
     name = "tanh"
-    formula = "tanh(z)"
+    formula = "(exp(z) - exp(-z)) / (exp(z) + exp(-z))"
 
     def value(self, z: float) -> float:
         return math.tanh(z)

@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         batch_size=DEFAULT_BATCH_SIZE,
         lr=DEFAULT_LR,
         limit=DEFAULT_LIMIT,
+        gpu_help="accepted for symmetry with the other tiers; no effect here (pure Python)",
     )
     parser.add_argument(
         "--test-limit",
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=non_negative_int,
         default=1,
         metavar="N",
+        action=_TraceOption,
         help="how many training samples --trace prints",
     )
     trace.add_argument(
@@ -131,9 +133,51 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         choices=sorted(TRACE_LEVELS),
         default=2,
+        action=_TraceOption,
         help="1: vectors per layer, 2: neuron by neuron (long sums cut), 3: everything",
     )
     return parser
+
+
+class _TraceOption(argparse.Action):
+    """Stores a trace option and notes that it was given, so that a run given
+    ``--trace-level 3`` without ``--trace`` can say why it printed no trace."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        given = getattr(namespace, "trace_options_given", [])
+        namespace.trace_options_given = [*given, option_string]
+
+
+def _note_idle_trace_options(args: argparse.Namespace) -> None:
+    """Say on stderr when trace options were given but will print nothing."""
+    given = sorted(set(getattr(args, "trace_options_given", [])))
+    if given and not args.trace:
+        verb = "prints" if len(given) == 1 else "print"
+        print(
+            f"{PROG}: note: {' and '.join(given)} {verb} nothing without --trace", file=sys.stderr
+        )
+    elif args.trace and args.trace_samples == 0:
+        print(f"{PROG}: note: --trace-samples 0 traces no sample", file=sys.stderr)
+
+
+def _tracer(args: argparse.Namespace, network: Network, train_samples: int) -> Tracer | None:
+    """The ``--trace`` tracer (None without it), warning on stderr first when its output
+    would flood a terminal: a 784-input network at level 3, or thousands of samples."""
+    if not args.trace:
+        return None
+    tracer = Tracer(args.trace_samples, args.trace_level)
+    traced = min(args.trace_samples, train_samples * args.epochs)
+    warning = tracer.size_warning(network.layer_sizes, traced)
+    if warning is not None:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr, flush=True)
+    return tracer
 
 
 @dataclasses.dataclass
@@ -303,6 +347,7 @@ def _train(args: argparse.Namespace) -> int:
     augmentation = augmentation_from_args(args)
     if args.trace and augmentation is not None and augmentation.mixes_labels:
         raise ConfigError("--trace explains hard labels; drop --mixup/--cutmix to trace")
+    _note_idle_trace_options(args)
     seed_everything(args.seed)
 
     data = prepare_data(args)
@@ -322,7 +367,7 @@ def _train(args: argparse.Namespace) -> int:
         flush=True,
     )
 
-    tracer = Tracer(args.trace_samples, args.trace_level) if args.trace else None
+    tracer = _tracer(args, network, len(data.train_inputs))
     history = fit(
         network,
         optimizer,

@@ -18,6 +18,7 @@ their factors so that each line is one step of the chain rule.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -26,10 +27,16 @@ from nnott.errors import ConfigError
 from nnott.scalar.layer import Layer
 from nnott.scalar.network import LayerRecord, Network, SampleRecord
 
-__all__ = ["TRACE_LEVELS", "Tracer"]
+__all__ = ["FULL_TRACE_WARN_TERMS", "TRACE_LEVELS", "TRACE_WARN_CHARACTERS", "Tracer"]
 
 TRACE_LEVELS: dict[int, str] = {1: "summary", 2: "neurons", 3: "full"}
 """Trace verbosity levels by number, with their names."""
+
+TRACE_WARN_CHARACTERS = 1_000_000
+"""A trace estimated above this many characters (some 12,000 lines of 80) gets a warning."""
+
+FULL_TRACE_WARN_TERMS = 64
+"""Level 3 writes each sum on one line; a layer wider than this gets a warning."""
 
 
 class Tracer:
@@ -55,6 +62,12 @@ class Tracer:
             raise ConfigError(f"the trace level must be 1, 2 or 3, not {level}")
         if samples < 0:
             raise ConfigError(f"the number of traced samples cannot be negative ({samples})")
+        if digits < 1:
+            raise ConfigError(f"the trace needs at least 1 significant digit, not {digits}")
+        cuts = {"max_values": max_values, "max_terms": max_terms, "max_neurons": max_neurons}
+        for option, limit in cuts.items():
+            if limit < 1:
+                raise ConfigError(f"the trace's {option} must be at least 1, not {limit}")
         self.samples = samples
         self.level = level
         self.stream = stream
@@ -64,6 +77,63 @@ class Tracer:
         self.max_terms = max_terms
         self.max_neurons = max_neurons
         self.traced = 0
+
+    # -- how much it will print --------------------------------------------------------------
+    def estimated_characters(self, layer_sizes: Sequence[int]) -> int:
+        """Roughly how many characters one traced sample of this network prints.
+
+        Counts the numbers the trace writes (after the cuts of levels 1 and 2), at about
+        ``digits + 7`` characters each with their separators and labels, plus the headings.
+        It is good to within a factor of about two, which is all :meth:`size_warning`
+        needs, and costs nothing to compute (no trace is formatted).
+        """
+        pairs = list(itertools.pairwise(layer_sizes))
+        numbers = 3 * self._shown(layer_sizes[-1], self.max_values) + 4  # softmax, loss
+        for index, (fan_in, fan_out) in enumerate(pairs):
+            numbers += self._shown(fan_in, self.max_values)  # the x line
+            if self.level == 1:  # z, a, dL/da, dL/dz, dL/db and the largest dL/dw
+                numbers += 5 * self._shown(fan_out, self.max_values) + 3
+                continue
+            fan_above = pairs[index + 1][1] if index + 1 < len(pairs) else 0
+            terms = self._shown(fan_in, self.max_terms)
+            # z = b + w·x... and a; dL/da = Σ dz·w...; f'(z); dL/dz; dL/db; dL/dw_j = dz·x...
+            per_neuron = (2 * terms + 4) + (2 * self._shown(fan_above, self.max_terms) + 7)
+            numbers += len(self._neuron_indices(fan_out)) * (per_neuron + 3 * terms)
+        headings = 150 * (len(pairs) + 2)
+        return numbers * (self.digits + 7) + headings
+
+    def size_warning(self, layer_sizes: Sequence[int], samples: int | None = None) -> str | None:
+        """A warning when tracing ``samples`` samples (default: ``self.samples``) of this
+        network would flood a terminal, or None.
+
+        Two things make a trace unreadable: its total size (over
+        :data:`TRACE_WARN_CHARACTERS`), and at level 3 a sum so long that its one line
+        fills a screen (a layer wider than :data:`FULL_TRACE_WARN_TERMS`). The warning
+        says how big the trace will be and which option cuts it.
+        """
+        samples = self.samples if samples is None else samples
+        if samples < 1:
+            return None
+        per_sample = self.estimated_characters(layer_sizes)
+        widest = max(layer_sizes)  # the longest sum, vector or list of products
+        long_lines = self.full and widest > FULL_TRACE_WARN_TERMS
+        if not long_lines and samples * per_sample <= TRACE_WARN_CHARACTERS:
+            return None
+        shape = "-".join(str(size) for size in layer_sizes)
+        text = (
+            f"the trace of {samples:,} sample{'s' if samples > 1 else ''} of the {shape} "
+            f"network will print about {_size(samples * per_sample)}"
+        )
+        if long_lines:
+            return (
+                f"{text}, with up to {widest:,} terms on one line; level 3 cuts nothing "
+                f"(level 2 cuts each sum after {self.max_terms} terms and each layer after "
+                f"{self.max_neurons} neurons)"
+            )
+        advice = "trace fewer samples"
+        if self.level > 1:
+            advice += ", or at level 1 (one line per vector)"
+        return f"{text}; {advice}"
 
     # -- the protocol the network calls -----------------------------------------------------
     def wants_more(self) -> bool:
@@ -169,8 +239,8 @@ class Tracer:
         else:
             target = "dL/d(a·s)" if dropout else "dL/da"
             lines = [
-                f"  layer {index + 1} ({name}): {target}_i = Σ_j dL/dz_j·w_ji "
-                f"over layer {index + 2}'s neurons j"
+                f"  layer {index + 1} ({name}): {target}_j = Σ_k dL/dz_k·w_kj "
+                f"over layer {index + 2}'s neurons k"
             ]
         if self.level == 1:
             if dropout:
@@ -180,15 +250,7 @@ class Tracer:
                 lines.append(f"    dL/da = {self._vector(grad_activations)}")
             lines.append(f"    dL/dz = dL/da·f'(z) = {self._vector(grad_sums)}")
             lines.append(f"    dL/db = dL/dz = {self._vector(grad_sums)}")
-            largest = max(
-                (abs(g * x), j, i)
-                for j, g in enumerate(grad_sums)
-                for i, x in enumerate(record.inputs)
-            )
-            lines.append(
-                f"    dL/dw_ji = dL/dz_j·x_i: {layer.num_outputs}×{layer.num_inputs} values, "
-                f"largest |dL/dw_{largest[1]},{largest[2]}| = {self._number(largest[0])}"
-            )
+            lines.append(self._largest_weight_gradient(layer, record, grad_sums))
             return lines
         for j in self._neuron_indices(layer.num_outputs):
             g_out = grad_outputs[j]
@@ -231,7 +293,26 @@ class Tracer:
         lines.extend(self._skipped_neurons(layer.num_outputs))
         return lines
 
+    def _largest_weight_gradient(
+        self, layer: Layer, record: LayerRecord, grad_sums: Sequence[float]
+    ) -> str:
+        """Level 1's weight-gradient line: how many there are, and the largest in size with
+        its sign and both factors, so that one of them can still be checked by hand."""
+        _, j, i = max(
+            (abs(g * x), j, i) for j, g in enumerate(grad_sums) for i, x in enumerate(record.inputs)
+        )
+        g, x = grad_sums[j], record.inputs[i]
+        return (
+            f"    dL/dw_ji = dL/dz_j·x_i: {layer.num_outputs}×{layer.num_inputs} values, "
+            f"the largest in size dL/dw_{j},{i} = {_factor(g, self.digits)}·"
+            f"{_factor(x, self.digits)} = {self._number(g * x)}"
+        )
+
     # -- small helpers -------------------------------------------------------------------
+    def _shown(self, count: int, limit: int) -> int:
+        """How many of ``count`` items a cut at ``limit`` keeps (all of them at level 3)."""
+        return count if self.full else min(count, limit)
+
     def _number(self, value: float) -> str:
         return _number(value, self.digits)
 
@@ -251,7 +332,15 @@ class Tracer:
     def _skipped_neurons(self, count: int) -> list[str]:
         if self.full or count <= self.max_neurons:
             return []
-        return [f"    … {count - self.max_neurons} more neurons (level 3 shows all)"]
+        hidden = count - self.max_neurons
+        return [f"    … {hidden} more neuron{'s' if hidden > 1 else ''} (level 3 shows all)"]
+
+
+def _size(characters: int) -> str:
+    """A size in characters for a warning: ``"63 kB"``, ``"2.1 MB"``."""
+    if characters >= 1_000_000:
+        return f"{characters / 1_000_000:.1f} MB"
+    return f"{max(1, round(characters / 1000))} kB"
 
 
 def _number(value: float, digits: int) -> str:

@@ -203,6 +203,21 @@ def evaluate(
     return Evaluation(loss_sum / len(inputs), correct / len(inputs), predictions)
 
 
+def _check_weights_finite(network: Network, epoch: int) -> None:
+    """Raise :class:`DivergenceError` when a weight or bias became NaN or infinite.
+
+    Each batch's loss is checked before its step, so the last step of an epoch could break
+    the weights unseen (an epoch of a single batch, say) and the run would go on to report
+    a NaN test loss as if it had trained.
+    """
+    for layer in network.layers:
+        for neuron in layer.neurons:
+            if not math.isfinite(neuron.bias) or not all(map(math.isfinite, neuron.weights)):
+                raise DivergenceError(
+                    f"the weights became NaN or infinite in epoch {epoch + 1}; try a smaller --lr"
+                )
+
+
 def fit(
     network: Network,
     optimizer: SGD,
@@ -240,6 +255,7 @@ def fit(
             progress=reporter,
             augment=augment,
         )
+        _check_weights_finite(network, epoch)
         history.train_loss.append(stats.loss)
         history.train_accuracy.append(stats.accuracy)
         history.epoch_seconds.append(stats.seconds)
@@ -247,6 +263,11 @@ def fit(
         validation = None
         if val_inputs is not None and val_labels is not None and len(val_inputs) > 0:
             validation = evaluate(network, val_inputs, val_labels)
+            if not math.isfinite(validation.loss):
+                raise DivergenceError(
+                    f"the validation loss became {validation.loss} after epoch {epoch + 1}; "
+                    "try a smaller --lr"
+                )
             history.val_loss.append(validation.loss)
             history.val_accuracy.append(validation.accuracy)
         if on_epoch is not None:

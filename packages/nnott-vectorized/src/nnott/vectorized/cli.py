@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 from typing import Any
 
+from nnott.checkpoint import load_checkpoint
 from nnott.cli import (
     hidden_activation_names,
     make_parser,
@@ -23,12 +25,14 @@ from nnott.cli import (
     str_list,
     unit_fraction,
 )
+from nnott.errors import CheckpointError, ConfigError
 from nnott.vectorized._version import __version__
 from nnott.vectorized.activations import ACTIVATIONS, get_activation
 from nnott.vectorized.mlp import mlp
 from nnott.vectorized.training_cli import (
     TrainingDefaults,
     add_training_arguments,
+    interruptible,
     prepare_data,
     run_training,
     setup_run,
@@ -38,6 +42,7 @@ from nnott.vectorized.training_cli import (
 __all__ = ["DEFAULTS", "PROG", "build_parser", "main", "model_activations"]
 
 PROG = "nnott-vectorized"
+TIER = "vectorized"
 
 DEFAULTS = TrainingDefaults(epochs=10, batch_size=64, lr=1e-3, optimizer="adam")
 """Ten epochs of Adam over the bundled 6,000 images: a few seconds on two CPU cores."""
@@ -86,16 +91,68 @@ def model_activations(args: argparse.Namespace) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv``, train, evaluate and report; returns the exit code (0)."""
+    """Parse ``argv``, train, evaluate and report; returns the exit code (0).
+
+    Ctrl-C and SIGTERM end the run in one line (see
+    :func:`~nnott.vectorized.training_cli.interruptible`).
+    """
     args = build_parser().parse_args(argv)
-    with reserve_stdout_for_report(args.json):
+    with reserve_stdout_for_report(args.json), interruptible(PROG, args.checkpoint_dir):
         _train(args)
     return 0
+
+
+def _saved_activations(config: dict[str, Any]) -> list[str] | None:
+    """The activation of each hidden layer of the checkpoint's run (None: unreadable)."""
+    try:
+        return hidden_activation_names(
+            config["hidden_sizes"], config.get("hidden_activations"), get_activation
+        )
+    except (ConfigError, KeyError, TypeError):
+        return None
+
+
+def _check_checkpoint_fits(path: Path, args: argparse.Namespace, activations: list[str]) -> None:
+    """Refuse, in one line and before any data is loaded, a checkpoint of another tier or of
+    an MLP of other hidden layers, saying which flags would fit it."""
+    metadata = load_checkpoint(path).metadata
+    config = metadata.get("config") or {}
+    tier = metadata.get("tier", "unknown")
+    if tier != TIER:
+        arch = config.get("arch")
+        hint = f"; run: nnott-cnn {arch} --resume {path}" if arch else ""
+        raise CheckpointError(
+            f"{path} was not written by {PROG} (tier {tier}); it holds no MLP{hint}"
+        )
+    problem = _model_difference(config, args, activations)
+    if problem is not None:
+        raise CheckpointError(f"{path} holds an MLP {problem}")
+
+
+def _model_difference(
+    config: dict[str, Any], args: argparse.Namespace, activations: list[str]
+) -> str | None:
+    """How the checkpoint's MLP differs from the one the flags build, with the fix; or None."""
+    sizes = config.get("hidden_sizes")
+    if sizes != args.hidden_sizes:
+        text = ",".join(map(str, sizes or [])) or '""'  # (none: a linear classifier)
+        return f"of hidden sizes {text}; give --hidden-sizes {text}"
+    if bool(config.get("batchnorm")) != args.batchnorm:
+        if config.get("batchnorm"):
+            return "with batch normalisation; give --batchnorm"
+        return "without batch normalisation; drop --batchnorm"
+    saved = _saved_activations(config)
+    if saved != activations:
+        text = ",".join(saved or ["?"])
+        return f"of hidden activations {text}; give --hidden-activations {text}"
+    return None
 
 
 def _train(args: argparse.Namespace) -> None:
     activations = model_activations(args)
     validate_training_args(args)
+    if args.resume is not None:
+        _check_checkpoint_fits(args.resume, args, activations)
     setup_run(args, prog=PROG)
     data = prepare_data(args)
     model = mlp(
@@ -116,6 +173,4 @@ def _train(args: argparse.Namespace) -> None:
             "dropout": args.dropout,
         }
     }
-    run_training(
-        args, model, tier_name="vectorized", data=data, prog=PROG, extra_report=architecture
-    )
+    run_training(args, model, tier_name=TIER, data=data, prog=PROG, extra_report=architecture)

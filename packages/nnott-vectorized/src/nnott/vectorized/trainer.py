@@ -12,8 +12,9 @@
   improves, each enough to resume the run exactly (model, optimizer and schedule state,
   epoch, history, early-stopping counters, the host random generator's state and the run's
   configuration);
-- a clear stop when the loss becomes NaN or infinite: :class:`~nnott.errors.DivergenceError`
-  is raised *before* the diverged weights can overwrite the last good checkpoint;
+- a clear stop when the loss or the weights become NaN or infinite:
+  :class:`~nnott.errors.DivergenceError` is raised *before* the diverged weights can
+  overwrite the last good checkpoint or be kept as the best;
 - a progress bar with the running loss and throughput.
 
 Host and device talk only at the edges. Batches come in (one copy each, made by the
@@ -49,7 +50,9 @@ from nnott.vectorized.optim import clip_grad_norm
 from nnott.vectorized.schedules import ReduceLROnPlateau
 
 __all__ = [
+    "BEST_CHECKPOINT",
     "CHECKPOINT_KIND",
+    "LAST_CHECKPOINT",
     "BatchLoader",
     "Evaluation",
     "Trainer",
@@ -61,7 +64,10 @@ CHECKPOINT_KIND = "nnott-trainer"
 """The ``kind`` in the metadata of every checkpoint the trainer writes."""
 
 LAST_CHECKPOINT = "last.safetensors"
+"""The checkpoint written after every epoch, in the trainer's ``checkpoint_dir``."""
+
 BEST_CHECKPOINT = "best.safetensors"
+"""The checkpoint of the best epoch so far (by ``monitor``), in ``checkpoint_dir``."""
 POSTFIX_SECONDS = 1.0  # the progress bar reads the running loss at most this often
 
 
@@ -115,6 +121,30 @@ def epoch_summary(record: Mapping[str, Any], epochs: int) -> str:
     if record.get("train_samples_per_s") is not None:
         parts.append(format_rate(record["train_samples_per_s"]))
     return "  ".join(parts)
+
+
+# The facts of a run (from the trainer's ``metadata``) that a resumed run must share, with
+# the flag that sets each (None: it follows from the others).
+_SAME_RUN_FACTS: dict[str, str | None] = {
+    "tier": None,
+    "dataset": "--dataset",
+    "classes": None,
+    "image_shape": None,
+}
+
+
+def _as_json(value: Any) -> Any:
+    """``value`` as it reads back from JSON: tuples become lists (at any depth)."""
+    if isinstance(value, (list, tuple)):
+        return [_as_json(item) for item in value]
+    return value
+
+
+def _fact_text(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        items = [str(item) for item in value]
+        return ", ".join(items[:4]) + (", ..." if len(items) > 4 else "")
+    return str(value)
 
 
 def _batch_size(x: Any) -> int:
@@ -255,7 +285,16 @@ class Trainer:
             self.restore_best_weights()
         return self.history
 
+    def _patience_ran_out(self) -> bool:
+        """True when early stopping already said stop: a run resumed from the checkpoint
+        of its last epoch has nothing left to train (the uninterrupted run ended there)."""
+        stopping = self.early_stopping
+        return stopping is not None and stopping.bad_epochs >= stopping.patience
+
     def _fit_epochs(self, train_loader: Any, val_loader: Any, epochs: int, monitor: str) -> None:
+        if self.epoch < epochs and self._patience_ran_out():
+            self.stopped_early = True
+            return
         while self.epoch < epochs:
             epoch = self.epoch + 1
             record: dict[str, Any] = {"epoch": epoch, "lr": float(self.optimizer.lr)}
@@ -264,6 +303,8 @@ class Trainer:
                 validation = self._evaluate(val_loader, keep_predictions=False)
                 record["val_loss"], record["val_accuracy"] = validation.loss, validation.accuracy
             self._check_finite(record, epoch)
+            if "val_loss" not in record:  # (a validation pass has used the weights already)
+                self._check_weights_finite(epoch)
             self._step_schedule_after_epoch(record)
             self.epoch = epoch
             self.history.append(record)
@@ -363,11 +404,12 @@ class Trainer:
     # ---------------------------------------------------------------- divergence
     def _divergence(self, what: str, epoch: int) -> DivergenceError:
         kept = self.last_checkpoint
-        where = (
-            f"the last good checkpoint is kept at {kept}"
-            if kept is not None
-            else "no checkpoint was written (give a checkpoint directory to keep one)"
-        )
+        if kept is not None:
+            where = f"the last good checkpoint is kept at {kept}"
+        elif self.checkpoint_dir is not None:
+            where = "no epoch had finished, so no checkpoint was written"
+        else:
+            where = "no checkpoint was written (give a checkpoint directory to keep one)"
         return DivergenceError(
             f"training diverged in epoch {epoch}: {what}; {where}. "
             "Try a smaller learning rate or gradient clipping."
@@ -378,6 +420,21 @@ class Trainer:
             value = record.get(key)
             if value is not None and not math.isfinite(value):
                 raise self._divergence(f"the {key.replace('_', ' ')} became {value}", epoch)
+
+    def _check_weights_finite(self, epoch: int) -> None:
+        """Refuse weights that became NaN or infinite, before they are saved or kept as best.
+
+        The epoch's training loss is summed before each step, so the last step of an epoch
+        can break the weights unseen. A validation pass runs the final weights, and a NaN or
+        infinite weight makes its loss NaN; without one, only this check notices. One
+        reduction per array and one host read, per epoch without validation.
+        """
+        state = self.model.state_dict()
+        if not state:
+            return
+        flags = xp.stack([xp.all(xp.isfinite(array)) for array in state.values()])
+        if not bool(to_cpu(xp.all(flags))):
+            raise self._divergence("the weights became NaN or infinite", epoch)
 
     def _check_batch_loss(self, loss: Any, epoch: int, batch: int) -> None:
         value = float(to_cpu(loss))
@@ -442,11 +499,14 @@ class Trainer:
 
     # ------------------------------------------------------------- checkpoints
     def _write_checkpoints(self, improved: bool) -> None:
+        """``best`` first, then ``last``: a stop between the two leaves ``last`` one epoch
+        behind, and resuming from it redoes that epoch and writes both again. (The other
+        order would leave a ``best`` older than the best its ``last`` remembers.)"""
         if self.checkpoint_dir is None:
             return
-        self.save_checkpoint(self.checkpoint_dir / LAST_CHECKPOINT)
         if improved:
             self.save_checkpoint(self.checkpoint_dir / BEST_CHECKPOINT)
+        self.save_checkpoint(self.checkpoint_dir / LAST_CHECKPOINT)
 
     def checkpoint_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Everything a checkpoint holds: ``(tensors, metadata)``.
@@ -501,6 +561,7 @@ class Trainer:
         metadata = checkpoint.metadata
         if metadata.get("kind") != CHECKPOINT_KIND:
             raise CheckpointError(f"{path} is an nnott checkpoint but not one of the trainer's")
+        self._check_same_run(path, metadata)
 
         def group(prefix: str) -> dict[str, Any]:
             return {
@@ -535,6 +596,25 @@ class Trainer:
                 f"cannot resume from {path}: its metadata lacks {error}"
             ) from None
         return metadata
+
+    def _check_same_run(self, path: str | Path, metadata: Mapping[str, Any]) -> None:
+        """Refuse the checkpoint of another tier or dataset before anything is loaded.
+
+        Compares the facts both this trainer's ``metadata`` and the checkpoint's name
+        (``tier``, ``dataset``, ``classes``, ``image_shape``): weights of another dataset
+        often fit the model, but continuing on other data is not resuming that run.
+        """
+        for key, flag in _SAME_RUN_FACTS.items():
+            if key not in self.metadata or key not in metadata:
+                continue
+            ours, theirs = self.metadata[key], metadata[key]
+            if _as_json(ours) == _as_json(theirs):
+                continue
+            hint = f"; give {flag} {theirs}" if flag else ""
+            raise CheckpointError(
+                f"cannot resume from {path}: it holds a run with {key} {_fact_text(theirs)}, "
+                f"not {_fact_text(ours)}{hint}"
+            )
 
     def _load_schedule(self, metadata: Mapping[str, Any]) -> None:
         saved = metadata.get("schedule")

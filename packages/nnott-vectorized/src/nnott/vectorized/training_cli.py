@@ -24,16 +24,19 @@ everything else, so that the CNN command line is this one plus an architecture a
   training statistics and builds the three loaders (images stay ``(N, C, H, W)``);
 - :func:`build_optimizer` and :func:`build_schedule` turn flags into objects;
 - :func:`run_training` trains, evaluates on the test set, writes the history, the plots and
-  the JSON report, prints the results table, and returns the report.
+  the JSON report, prints the results table, and returns the report;
+- :func:`interruptible` ends a command stopped by Ctrl-C or SIGTERM in one line that says
+  where the last complete checkpoint is.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import math
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -42,6 +45,9 @@ import numpy
 
 from nnott.backend import current_device
 from nnott.cli import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    Terminated,
     add_common_arguments,
     format_table,
     non_negative_int,
@@ -51,6 +57,7 @@ from nnott.cli import (
     positive_int_list,
     seed_everything,
     select_device,
+    sigterm_raises,
     unit_fraction,
     write_json_report,
 )
@@ -64,7 +71,7 @@ from nnott.vectorized.losses import SoftmaxCrossEntropy
 from nnott.vectorized.module import Module
 from nnott.vectorized.optim import OPTIMIZERS, Lookahead
 from nnott.vectorized.schedules import SCHEDULES, get_schedule
-from nnott.vectorized.trainer import Evaluation, Trainer
+from nnott.vectorized.trainer import BEST_CHECKPOINT, LAST_CHECKPOINT, Evaluation, Trainer
 
 __all__ = [
     "EVAL_BATCH_SIZE",
@@ -76,8 +83,11 @@ __all__ = [
     "build_optimizer",
     "build_schedule",
     "changed_settings",
+    "check_checkpoint_file",
+    "interruptible",
     "prepare_data",
     "results_table",
+    "resume_warnings",
     "run_config",
     "run_training",
     "setup_run",
@@ -346,8 +356,42 @@ def validate_training_args(args: argparse.Namespace) -> None:
         )
     if args.lookahead_alpha > 1.0:
         raise ConfigError(f"--lookahead-alpha must be at most 1, not {args.lookahead_alpha}")
-    if args.resume is not None and not args.resume.is_file():
-        raise ConfigError(f"--resume: no checkpoint file at {args.resume}")
+    check_checkpoint_file("--resume", args.resume)
+    _check_checkpoint_dir_is_free(args)
+
+
+def check_checkpoint_file(flag: str, path: Path | None) -> None:
+    """Refuse a ``--resume``/``--load`` path that is no file, saying what it is instead."""
+    if path is None or path.is_file():
+        return
+    if path.is_dir():
+        raise ConfigError(
+            f"{flag}: {path} is a directory; give a checkpoint file in it, "
+            f"such as {path / LAST_CHECKPOINT}"
+        )
+    raise ConfigError(f"{flag}: no checkpoint file at {path}")
+
+
+def _check_checkpoint_dir_is_free(args: argparse.Namespace) -> None:
+    """Refuse a ``--checkpoint-dir`` that holds the checkpoints of another run.
+
+    A new run would overwrite them after its first epoch, and that earlier work would be
+    lost. Continuing a run saved there (``--resume`` of a file in that directory) is fine.
+    """
+    folder = args.checkpoint_dir
+    if folder is None:
+        return
+    existing = [name for name in (LAST_CHECKPOINT, BEST_CHECKPOINT) if (folder / name).exists()]
+    if not existing:
+        return
+    resume = getattr(args, "resume", None)
+    if resume is not None and resume.resolve().parent == folder.resolve():
+        return
+    raise ConfigError(
+        f"--checkpoint-dir {folder} already holds the checkpoints of a run "
+        f"({', '.join(existing)}), which this run would overwrite; continue that run with "
+        f"--resume {folder / existing[0]}, or give another --checkpoint-dir"
+    )
 
 
 def _check_schedule_lengths(args: argparse.Namespace) -> None:
@@ -501,11 +545,85 @@ RESUME_NEUTRAL_FLAGS = frozenset(
 )
 """Flags that may change between a run and its resumption without changing the result."""
 
+RESTORED_ON_RESUME = frozenset({"lr", "momentum", "weight_decay", "lookahead_k", "lookahead_alpha"})
+"""Settings that ``--resume`` takes from the checkpoint, whatever the flags say: they are
+part of the optimizer's (and the schedule's) saved state, and a run continues with them."""
+
+
+def resume_warnings(prog: str, saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """The warning lines for a resumed run whose flags differ from its checkpoint's run.
+
+    Flags in :data:`RESTORED_ON_RESUME` are named with the checkpoint's value, which is the
+    one used; any other difference changes the result, and the second line says so.
+    """
+    changed = changed_settings(saved, current)
+    restored = [key for key in changed if key in RESTORED_ON_RESUME]
+    others = [key for key in changed if key not in RESTORED_ON_RESUME]
+    lines = []
+    if restored:
+        values = ", ".join(f"{key} {saved.get(key)} (not {current.get(key)})" for key in restored)
+        lines.append(
+            f"{prog}: warning: the run continues with its checkpoint's optimizer settings, "
+            f"not the flags': {values}"
+        )
+    if others:
+        lines.append(
+            f"{prog}: warning: these flags differ from the checkpoint's run, so the result "
+            f"will not match an uninterrupted run: {', '.join(others)}"
+        )
+    return lines
+
+
+def _schedule_follows_epochs(config: Mapping[str, Any]) -> bool:
+    """True when the learning-rate schedule's course is stretched over ``--epochs`` (cosine,
+    one-cycle, and step or multistep without their own lengths), so that resuming with
+    another ``--epochs`` changes the rates of every epoch still to come."""
+    schedule = config.get("lr_schedule")
+    return (
+        schedule in ("cosine", "onecycle")
+        or (schedule == "step" and config.get("lr_step_epochs") is None)
+        or (schedule == "multistep" and config.get("lr_milestones") is None)
+    )
+
 
 def changed_settings(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
-    """Names of the settings (other than :data:`RESUME_NEUTRAL_FLAGS`) that differ."""
+    """Names of the settings (other than :data:`RESUME_NEUTRAL_FLAGS`) that differ.
+
+    ``epochs`` counts too when the schedule is stretched over the run's length.
+    """
     keys = (set(saved) | set(current)) - RESUME_NEUTRAL_FLAGS
+    if _schedule_follows_epochs(current):
+        keys.add("epochs")
     return sorted(key for key in keys if saved.get(key) != current.get(key))
+
+
+def _kept_text(checkpoint_dir: Path | None) -> str:
+    """What a stopped run leaves: where its last complete checkpoint is, or that none is."""
+    if checkpoint_dir is None:
+        return "nothing was saved (give --checkpoint-dir to keep checkpoints)"
+    last = checkpoint_dir / LAST_CHECKPOINT
+    if not last.is_file():
+        return "no epoch had finished, so no checkpoint was written"
+    return f"the last complete checkpoint is kept; continue with --resume {last}"
+
+
+@contextlib.contextmanager
+def interruptible(prog: str, checkpoint_dir: Path | None) -> Iterator[None]:
+    """End a training command stopped by Ctrl-C or SIGTERM in one line on stderr.
+
+    The line says which signal stopped it and where the last complete checkpoint is (a
+    new run never starts in a directory holding another run's, so any there is this
+    run's); the exit status is 130 for Ctrl-C and 143 for SIGTERM, as a shell reports
+    them. The checkpoints written before are intact: every write is atomic.
+    """
+    try:
+        with sigterm_raises():
+            yield
+    except KeyboardInterrupt as stop:
+        terminated = isinstance(stop, Terminated)
+        what = "terminated (SIGTERM)" if terminated else "interrupted"
+        print(f"{prog}: {what}; {_kept_text(checkpoint_dir)}", file=sys.stderr)
+        raise SystemExit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
 
 
 def _rate_text(samples_per_s: float | None) -> str:
@@ -607,11 +725,13 @@ def run_training(
     if args.resume is not None:
         saved = trainer.resume(args.resume)
         print(f"{prog}: resumed from {args.resume} after epoch {trainer.epoch}", file=sys.stderr)
-        changed = changed_settings(saved.get("config", {}), config)
-        if changed:
+        for line in resume_warnings(prog, saved.get("config", {}), config):
+            print(line, file=sys.stderr)
+        if args.epochs <= trainer.epoch:
             print(
-                f"{prog}: warning: these flags differ from the checkpoint's run, so the "
-                f"result will not match an uninterrupted run: {', '.join(changed)}",
+                f"{prog}: note: the checkpoint has trained {trainer.epoch} epochs and "
+                f"--epochs is {args.epochs} (the total to reach), so nothing is trained; "
+                "the saved model is evaluated",
                 file=sys.stderr,
             )
     trainer.fit(train_loader, val_loader, epochs=args.epochs)
