@@ -57,7 +57,6 @@ from nnott.cli import (
     positive_int_list,
     seed_everything,
     select_device,
-    sigterm_raises,
     unit_fraction,
     write_json_report,
 )
@@ -384,8 +383,7 @@ def _check_checkpoint_dir_is_free(args: argparse.Namespace) -> None:
     existing = [name for name in (LAST_CHECKPOINT, BEST_CHECKPOINT) if (folder / name).exists()]
     if not existing:
         return
-    resume = getattr(args, "resume", None)
-    if resume is not None and resume.resolve().parent == folder.resolve():
+    if args.resume is not None and args.resume.resolve().parent == folder.resolve():
         return
     raise ConfigError(
         f"--checkpoint-dir {folder} already holds the checkpoints of a run "
@@ -614,11 +612,12 @@ def interruptible(prog: str, checkpoint_dir: Path | None) -> Iterator[None]:
     The line says which signal stopped it and where the last complete checkpoint is (a
     new run never starts in a directory holding another run's, so any there is this
     run's); the exit status is 130 for Ctrl-C and 143 for SIGTERM, as a shell reports
-    them. The checkpoints written before are intact: every write is atomic.
+    them. The checkpoints written before are intact: every write is atomic. SIGTERM
+    arrives here as :class:`~nnott.cli.Terminated` because the command runs under
+    :func:`~nnott.cli.run_main`, which turns it into one.
     """
     try:
-        with sigterm_raises():
-            yield
+        yield
     except KeyboardInterrupt as stop:
         terminated = isinstance(stop, Terminated)
         what = "terminated (SIGTERM)" if terminated else "interrupted"
