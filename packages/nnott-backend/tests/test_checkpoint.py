@@ -7,6 +7,7 @@ import json
 import os
 import pickle
 import struct
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -347,3 +348,36 @@ def test_written_files_follow_the_umask(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert written.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_symbolic_link_is_followed_and_kept(tmp_path: Path) -> None:
+    (tmp_path / "runs").mkdir()
+    real = tmp_path / "runs" / "report.json"
+    real.write_bytes(b"old")
+    link = tmp_path / "latest.json"
+    link.symlink_to(real)
+    assert write_bytes_atomic(link, b"new") == link
+    assert link.is_symlink() and real.read_bytes() == b"new"
+    assert sorted(path.name for path in (tmp_path / "runs").iterdir()) == ["report.json"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes (POSIX)")
+def test_a_device_or_a_pipe_is_written_into_not_replaced(tmp_path: Path) -> None:
+    assert write_bytes_atomic(os.devnull, b"nothing") == Path(os.devnull)
+    assert Path(os.devnull).is_char_device()  # still the device, not a regular file
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    write_bytes_atomic(fifo, b"through the pipe")
+    reader.join(timeout=10)
+    assert received == [b"through the pipe"] and fifo.is_fifo()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["pipe"]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_device_is_a_write_error() -> None:
+    with pytest.raises(WriteError, match="/dev/full"):
+        write_bytes_atomic("/dev/full", b"x" * 10)
+    assert Path("/dev/full").is_char_device()

@@ -184,3 +184,37 @@ def test_any_number_of_band_buffers_gives_the_same_layer(
     for got, want, whole_path in zip(other, two, whole, strict=True):
         np.testing.assert_array_equal(got, want)  # the same sums, in the same order
         np.testing.assert_allclose(got, whole_path, rtol=1e-12, atol=1e-12)
+
+
+# ------------------------------------------------------------------------ scratch buffers
+
+
+def same_start(a: Any, b: Any) -> bool:
+    """Whether two scratch views begin at the same memory (both begin at their buffer's
+    start), found by writing through one and reading through the other on any device."""
+    a.reshape(-1)[0] = 0
+    b.reshape(-1)[0] = 7
+    return bool(to_cpu(a.reshape(-1)[:1])[0] == 7)
+
+
+def test_a_scratch_buffer_is_the_same_memory_from_call_to_call_and_grows_when_asked():
+    first = bands.scratch_buffer(0, (3, 4), "float32")
+    again = bands.scratch_buffer(0, (2, 5), "float32")
+    assert again.shape == (2, 5) and again.dtype == np.float32
+    assert same_start(first, again)  # reused, not allocated anew
+    assert not same_start(first, bands.scratch_buffer(1, (3, 4), "float32"))  # slots
+    assert not same_start(first, bands.scratch_buffer(0, (3, 4), "float64"))  # dtypes
+    bigger = bands.scratch_buffer(0, (100, 100), "float32")
+    assert bigger.shape == (100, 100) and not same_start(first, bigger)
+    assert same_start(bigger, bands.scratch_buffer(0, (3, 4), "float32"))
+
+
+def test_each_thread_has_scratch_buffers_of_its_own():
+    import threading
+
+    here = bands.scratch_buffer(0, (8,), "float32")
+    there: list[Any] = []
+    thread = threading.Thread(target=lambda: there.append(bands.scratch_buffer(0, (8,), "float32")))
+    thread.start()
+    thread.join()
+    assert not same_start(here, there[0])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from safetensors.numpy import load_file
@@ -44,15 +46,22 @@ RUNS = {
 
 
 @pytest.mark.parametrize("run", sorted(RUNS))
-def test_resume_after_a_stop_gives_the_same_weights(tmp_path, capsys, run):
+def test_resume_after_a_stop_gives_the_same_weights(tmp_path, capsys, monkeypatch, run):
     common = [*RUNS[run], "--limit", "160", "--batch-size", "32", "--no-progress"]
     assert main([*common, "--epochs", "2", "--checkpoint-dir", str(tmp_path / "straight")]) == 0
     assert main([*common, "--epochs", "1", "--checkpoint-dir", str(tmp_path / "stopped")]) == 0
-    resume = ["--resume", str(tmp_path / "stopped" / "last.safetensors")]
+    stopped = tmp_path / "stopped" / "last.safetensors"
+    reads = []
+    real_read_bytes = Path.read_bytes
+    monkeypatch.setattr(
+        Path, "read_bytes", lambda path: (reads.append(path), real_read_bytes(path))[1]
+    )
+    resume = ["--resume", str(stopped)]
     assert (
         main([*common, "--epochs", "2", *resume, "--checkpoint-dir", str(tmp_path / "resumed")])
         == 0
     )
+    assert [path.resolve() for path in reads].count(stopped.resolve()) == 1  # read once
     assert "resumed from" in capsys.readouterr().err
 
     straight = model_tensors(tmp_path / "straight" / "last.safetensors")

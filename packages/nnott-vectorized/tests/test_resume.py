@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -124,13 +125,29 @@ def test_a_foreign_nnott_checkpoint_is_refused(tmp_path):
         trainer.resume(path)
 
 
-def test_the_command_line_resumes_exactly(tmp_path, capsys):
+def count_reads(monkeypatch, path):
+    """A list that grows by one each time the file at ``path`` is read whole."""
+    reads = []
+    real = Path.read_bytes
+
+    def read_bytes(self):
+        if self.resolve() == path.resolve():
+            reads.append(self)
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    return reads
+
+
+def test_the_command_line_resumes_exactly(tmp_path, capsys, monkeypatch):
     common = ["--limit", "150", "--hidden-sizes", "16", "--batch-size", "32", "--no-progress"]
     common += ["--dropout", "0.1", "--optimizer", "sgd", "--lookahead"]
     assert main([*common, "--epochs", "2", "--checkpoint-dir", str(tmp_path / "a")]) == 0
     assert main([*common, "--epochs", "1", "--checkpoint-dir", str(tmp_path / "b")]) == 0
     resume = ["--resume", str(tmp_path / "b" / "last.safetensors")]
+    reads = count_reads(monkeypatch, tmp_path / "b" / "last.safetensors")
     assert main([*common, "--epochs", "2", *resume, "--checkpoint-dir", str(tmp_path / "c")]) == 0
+    assert len(reads) == 1  # checked before the data is loaded, and not read again to resume
     messages = capsys.readouterr().err
     assert "resumed from" in messages and "warning" not in messages
 

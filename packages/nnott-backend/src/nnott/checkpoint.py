@@ -8,8 +8,10 @@ arrays) outright instead of trying them.
 
 Every file is written atomically: the bytes go to a temporary file in the same directory,
 which is flushed to disk and then renamed over the destination in one step. A crash or
-Ctrl-C mid-write leaves the previous checkpoint as it was. A write that fails (a full disk,
-a directory made read-only) raises :class:`WriteError`, one line naming the file.
+Ctrl-C mid-write leaves the previous checkpoint as it was. (A device or a named pipe, such
+as ``--json /dev/stdout``, has no previous version to keep: it is written into directly.) A
+write that fails (a full disk, a directory made read-only) raises :class:`WriteError`, one
+line naming the file.
 
 A checkpoint also carries a SHA-256 checksum of its metadata and tensors, checked on load:
 safetensors itself checks only the layout, so a flipped bit in a weight (a damaged copy, a
@@ -31,6 +33,7 @@ import hashlib
 import json
 import os
 import secrets
+import stat
 import struct
 from collections.abc import Mapping
 from pathlib import Path
@@ -141,14 +144,42 @@ def _create_temporary(target: Path) -> tuple[int, Path]:
     raise FileExistsError(f"could not create a temporary file beside {target}")
 
 
+def _is_stream(path: Path) -> bool:
+    """Whether ``path`` exists and is not a regular file once links are followed: a device
+    (``/dev/null``, ``/dev/stdout``'s terminal), a FIFO or a socket."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def _write_to_stream(target: Path, data: bytes) -> Path:
+    """Write ``data`` straight into a device, FIFO or socket (nothing there to keep whole)."""
+    try:
+        with target.open("wb") as stream:
+            stream.write(data)
+    except OSError as error:
+        raise WriteError(target, error) from None
+    return target
+
+
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` so that readers see the old file or the new, never half.
 
-    Creates missing parent directories. Returns the path written. A failure of the file
+    Creates missing parent directories. Returns ``path``. A failure of the file
     system (no space, no permission, a file where a directory should be) raises
     :class:`WriteError`; the previous file at ``path``, if any, is left as it was.
+
+    A symbolic link is followed: the file it points to is replaced and the link kept. A
+    path that is not a regular file (``/dev/null``, ``/dev/stdout``, a named pipe) is
+    written into directly; renaming a new file over it would have put a regular file in
+    the device's place (where the user may do so, as root may in ``/dev``).
     """
-    target = Path(path)
+    requested = Path(path)
+    if _is_stream(requested):
+        return _write_to_stream(requested, data)
+    target = Path(os.path.realpath(requested)) if requested.is_symlink() else requested
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = _create_temporary(target)
@@ -166,7 +197,7 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
             raise WriteError(target, error) from None
         raise
     _fsync_directory(target.parent)
-    return target
+    return requested
 
 
 def _json_default(value: Any) -> Any:

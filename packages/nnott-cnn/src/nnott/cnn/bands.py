@@ -40,6 +40,8 @@ ResNet18 step's memory fell from 1,246 to 776 MiB.
 
 from __future__ import annotations
 
+import math
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -55,6 +57,7 @@ __all__ = [
     "banded_forward",
     "banded_input_gradient",
     "banded_weight_gradient",
+    "scratch_buffer",
     "transposes_to_a_convolution",
     "uses_bands",
 ]
@@ -103,22 +106,55 @@ def _bands(out_h: int, per_band: int) -> Iterator[tuple[int, int]]:
 def _band_columns(taps: Any, per_band: int) -> Iterator[tuple[int, int, Any]]:
     """``(start, stop, cols)`` for each band: its ``(C*kh*kw, rows*OW*N)`` columns.
 
-    The bands take turns in :data:`BAND_BUFFERS` buffers, so a band's columns are valid
-    only until the band after next is asked for. Two buffers, not one: the product of a
-    band reads its buffer on every core, and refilling that same buffer at once (most
-    likely: taking its cache lines back from the other core first) was what ran slow.
-    Measured on 2 cores (AMD EPYC, ResNet18's 64-channel layer, 26-35 interleaved rounds
-    in each of two runs), one buffer took 37-56 ms forward and 76-111 ms backward by the
-    run's median, swinging between runs and within them (quartiles 35-61 ms forward), two
-    took 41-47 and 78-91 ms.
+    The bands take turns in :data:`BAND_BUFFERS` buffers, kept from call to call
+    (:func:`scratch_buffer`), so a band's columns are valid only until the band after next
+    is asked for. Two buffers, not one: the product of a band reads its buffer on every
+    core, and refilling that same buffer at once (most likely: taking its cache lines back
+    from the other core first) was what ran slow. Measured on 2 cores (AMD EPYC, ResNet18's
+    64-channel layer, 26-35 interleaved rounds in each of two runs), one buffer took 37-56
+    ms forward and 76-111 ms backward by the run's median, swinging between runs and within
+    them (quartiles 35-61 ms forward), two took 41-47 and 78-91 ms.
     """
     c, kh, kw, out_h, out_w, n = taps.shape
     shape = (c, kh, kw, min(per_band, out_h), out_w, n)
-    buffers = [xp.empty(shape, dtype=taps.dtype) for _ in range(BAND_BUFFERS)]
+    buffers = [scratch_buffer(slot, shape, taps.dtype) for slot in range(BAND_BUFFERS)]
     for index, (start, stop) in enumerate(_bands(out_h, per_band)):
         band = buffers[index % BAND_BUFFERS][:, :, :, : stop - start]
         xp.copyto(band, taps[:, :, :, start:stop])
         yield start, stop, band.reshape(c * kh * kw, -1)
+
+
+class _ScratchBuffers(threading.local):
+    """This thread's flat scratch buffers by device, slot and dtype (see :func:`scratch_buffer`)."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[tuple[str, int, str], Any] = {}
+
+
+_scratch = _ScratchBuffers()
+
+
+def scratch_buffer(slot: int, shape: tuple[int, ...], dtype: Any) -> Any:
+    """An uninitialised ``shape`` array of ``dtype``, a view of this thread's buffer ``slot``.
+
+    The band buffers are asked for by every call of every banded convolution. Allocated
+    anew each time, their 8 MiB often came as fresh pages, which the OS zeroes on first
+    touch; kept from call to call, they cost :data:`BAND_BUFFERS` x 8 MiB per thread for as
+    long as the program runs (a buffer grows when a bigger band asks for it). Measured on 2
+    cores (AMD EPYC), a ResNet18 training step at batch 64 took 1,662-1,828 instead of
+    1,740-1,982 ms (four pairs of alternated processes, median of 8 steps each: every pair
+    faster, by 2 to 8 %).
+
+    The view is valid until ``slot`` is asked for again on this thread; the bands use each
+    slot within one call and hand nothing of it on. Threads have buffers of their own.
+    """
+    size = math.prod(shape)
+    key = (current_device(), slot, xp.dtype(dtype).str)
+    buffer = _scratch.by_key.get(key)
+    if buffer is None or buffer.size < size:
+        buffer = xp.empty(size, dtype=dtype)
+        _scratch.by_key[key] = buffer
+    return buffer[:size].reshape(shape)
 
 
 def banded_forward(padded: Any, weight: Any, kernel: tuple[int, int], stride: int) -> Any:

@@ -413,8 +413,10 @@ def _train_command(args: argparse.Namespace) -> int:
     if args.eval_only:
         _evaluate_only(args, arch, load(args.dataset, data_dir=args.data_dir), args.load)
         return 0
-    if args.resume is not None:
-        _check_checkpoint_fits(args.resume, load_checkpoint(args.resume).metadata, args)
+    resume_checkpoint = None
+    if args.resume is not None:  # checked before the data is loaded, and read only once
+        resume_checkpoint = load_checkpoint(args.resume)
+        _check_checkpoint_fits(args.resume, resume_checkpoint.metadata, args)
     data = prepare_data(args)
     model = _build(arch, args, data.dataset.image_shape, data.dataset.num_classes)
     if args.load is not None:
@@ -439,6 +441,7 @@ def _train_command(args: argparse.Namespace) -> int:
         prog=PROG,
         extra_report=extra,
         extra_figures=lambda out: _plot_cnn_figures(model, data, out),
+        resume_checkpoint=resume_checkpoint,
     )
     return 0
 

@@ -16,7 +16,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from nnott.checkpoint import load_checkpoint
+from nnott.checkpoint import Checkpoint, load_checkpoint
 from nnott.cli import (
     hidden_activation_names,
     make_parser,
@@ -112,10 +112,14 @@ def _saved_activations(config: dict[str, Any]) -> list[str] | None:
         return None
 
 
-def _check_checkpoint_fits(path: Path, args: argparse.Namespace, activations: list[str]) -> None:
-    """Refuse, in one line and before any data is loaded, a checkpoint of another tier or of
-    an MLP of other hidden layers, saying which flags would fit it."""
-    metadata = load_checkpoint(path).metadata
+def _load_fitting_checkpoint(
+    path: Path, args: argparse.Namespace, activations: list[str]
+) -> Checkpoint:
+    """The ``--resume`` checkpoint, read once: refused, in one line and before any data is
+    loaded, when it holds another tier or an MLP of other hidden layers, saying which flags
+    would fit it."""
+    checkpoint = load_checkpoint(path)
+    metadata = checkpoint.metadata
     config = metadata.get("config") or {}
     tier = metadata.get("tier", "unknown")
     if tier != TIER:
@@ -127,6 +131,7 @@ def _check_checkpoint_fits(path: Path, args: argparse.Namespace, activations: li
     problem = _model_difference(config, args, activations)
     if problem is not None:
         raise CheckpointError(f"{path} holds an MLP {problem}")
+    return checkpoint
 
 
 def _model_difference(
@@ -151,8 +156,9 @@ def _model_difference(
 def _train(args: argparse.Namespace) -> None:
     activations = model_activations(args)
     validate_training_args(args)
+    resume_checkpoint = None
     if args.resume is not None:
-        _check_checkpoint_fits(args.resume, args, activations)
+        resume_checkpoint = _load_fitting_checkpoint(args.resume, args, activations)
     setup_run(args, prog=PROG)
     data = prepare_data(args)
     model = mlp(
@@ -173,4 +179,12 @@ def _train(args: argparse.Namespace) -> None:
             "dropout": args.dropout,
         }
     }
-    run_training(args, model, tier_name=TIER, data=data, prog=PROG, extra_report=architecture)
+    run_training(
+        args,
+        model,
+        tier_name=TIER,
+        data=data,
+        prog=PROG,
+        extra_report=architecture,
+        resume_checkpoint=resume_checkpoint,
+    )

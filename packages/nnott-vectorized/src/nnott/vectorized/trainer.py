@@ -38,7 +38,7 @@ from typing import Any, Protocol
 import numpy
 
 from nnott.backend import Timer, current_device, get_seed, rng, seed, to_cpu, to_device, xp
-from nnott.checkpoint import load_checkpoint, save_checkpoint
+from nnott.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from nnott.errors import CheckpointError, ConfigError, DivergenceError
 from nnott.metrics import RunningMean
 from nnott.progress import format_rate, progress_bar, set_postfix
@@ -547,7 +547,7 @@ class Trainer:
         tensors, metadata = self.checkpoint_state()
         return save_checkpoint(path, tensors, metadata)
 
-    def resume(self, path: str | Path) -> dict[str, Any]:
+    def resume(self, path: str | Path, checkpoint: Checkpoint | None = None) -> dict[str, Any]:
         """Load a checkpoint written by :meth:`save_checkpoint` and continue from it.
 
         Restores the model, the optimizer, the schedule, the epoch count, the history,
@@ -556,8 +556,12 @@ class Trainer:
         goes on exactly as if it had never stopped. Returns the checkpoint's metadata.
         Raises :class:`CheckpointError` when the file is not a trainer checkpoint or does
         not fit this model, optimizer or schedule.
+
+        ``checkpoint`` is the file's contents when the caller has loaded it already (the
+        command lines check a checkpoint before they load the data), so that a big one is
+        read once; ``path`` then only names it in messages.
         """
-        checkpoint = load_checkpoint(path)
+        checkpoint = checkpoint if checkpoint is not None else load_checkpoint(path)
         metadata = checkpoint.metadata
         if metadata.get("kind") != CHECKPOINT_KIND:
             raise CheckpointError(f"{path} is an nnott checkpoint but not one of the trainer's")

@@ -44,6 +44,7 @@ from typing import Any, NamedTuple
 import numpy
 
 from nnott.backend import current_device
+from nnott.checkpoint import Checkpoint
 from nnott.cli import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
@@ -676,6 +677,7 @@ def run_training(
     prog: str | None = None,
     extra_report: Mapping[str, Any] | None = None,
     extra_figures: Callable[[Path], Mapping[str, str]] | None = None,
+    resume_checkpoint: Checkpoint | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` as the flags say, evaluate on the test set, report. Returns the report.
 
@@ -690,7 +692,9 @@ def run_training(
     per-class precision and recall, and ``extra_report`` (the tier's own facts, such as
     the architecture); ``train_samples_per_s`` is None when nothing was trained. With
     ``--plot``, ``extra_figures(out)`` draws the tier's own figures into ``out`` and
-    returns their paths by name, for the report's outputs. A NaN or infinite loss raises
+    returns their paths by name, for the report's outputs. ``resume_checkpoint`` is the
+    ``--resume`` file's contents when the caller has loaded them to check it, so that the
+    file is read once. A NaN or infinite loss raises
     :class:`~nnott.errors.DivergenceError` (the command lines print it as one line and
     exit 2).
     """
@@ -722,7 +726,7 @@ def run_training(
         progress=not args.no_progress,
     )
     if args.resume is not None:
-        saved = trainer.resume(args.resume)
+        saved = trainer.resume(args.resume, resume_checkpoint)
         print(f"{prog}: resumed from {args.resume} after epoch {trainer.epoch}", file=sys.stderr)
         for line in resume_warnings(prog, saved.get("config", {}), config):
             print(line, file=sys.stderr)
