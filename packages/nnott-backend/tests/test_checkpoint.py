@@ -7,6 +7,8 @@ import json
 import os
 import pickle
 import struct
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -322,6 +324,16 @@ def test_a_missing_file_or_a_directory_is_refused(tmp_path: Path) -> None:
     _assert_refused(tmp_path, "is a directory")
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes (POSIX)")
+def test_a_device_or_a_pipe_is_refused_without_reading_it(tmp_path: Path) -> None:
+    """Reading a FIFO would wait for a writer forever (and /dev/zero never ends): such a
+    path is refused by what it is, before a byte is read."""
+    fifo = tmp_path / "pipe.safetensors"
+    os.mkfifo(fifo)
+    _assert_refused(fifo, "is a named pipe, not a checkpoint file")
+    _assert_refused(Path(os.devnull), "is a device, not a checkpoint file")
+
+
 # ------------------------------------------------------------------------ JSON, bytes
 
 
@@ -381,3 +393,75 @@ def test_a_full_device_is_a_write_error() -> None:
     with pytest.raises(WriteError, match="/dev/full"):
         write_bytes_atomic("/dev/full", b"x" * 10)
     assert Path("/dev/full").is_char_device()
+
+
+def test_a_redirected_stdout_is_written_through_not_replaced(tmp_path: Path) -> None:
+    """``--json /dev/stdout >> run.log``: /dev/stdout names run.log. Renaming a new file over
+    it lost the log's earlier lines and, into the unlinked old file, the later ones."""
+    log = tmp_path / "run.log"
+    log.write_text("kept\n")
+    program = (
+        "from nnott.checkpoint import write_bytes_atomic\n"
+        "print('before')\n"
+        "write_bytes_atomic('/dev/stdout', b'report\\n')\n"
+        "print('after')\n"
+    )
+    with log.open("ab") as appended:
+        subprocess.run([sys.executable, "-c", program], stdout=appended, check=True)
+    assert log.read_text() == "kept\nbefore\nreport\nafter\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["run.log"]
+
+
+def test_a_name_near_the_file_system_limit_still_gets_its_temporary(tmp_path: Path) -> None:
+    """The temporary file's name once embedded the whole destination name plus 14
+    characters: a 250-character report name passed every check and failed at the end."""
+    target = tmp_path / ("r" * 250 + ".json")
+    assert write_bytes_atomic(target, b"{}") == target
+    assert target.read_bytes() == b"{}"
+    assert [path.name for path in tmp_path.iterdir()] == [target.name]
+
+
+def test_a_name_too_long_is_a_write_error_not_a_bare_os_error(tmp_path: Path) -> None:
+    with pytest.raises(WriteError, match="File name too long"):
+        write_bytes_atomic(tmp_path / ("x" * 300), b"{}")
+
+
+def test_the_write_error_names_the_parent_in_the_way(tmp_path: Path) -> None:
+    """mkdir alone says "File exists", which hides that nnott-output is a file."""
+    (tmp_path / "nnott-output").write_text("notes")
+    with pytest.raises(WriteError, match=r"nnott-output is a file, not a directory"):
+        write_bytes_atomic(tmp_path / "nnott-output" / "history.json", b"{}")
+    (tmp_path / "runs").symlink_to(tmp_path / "unmounted" / "runs")
+    with pytest.raises(WriteError, match=r"runs is a symbolic link to .*, which does not exist"):
+        write_bytes_atomic(tmp_path / "runs" / "history.json", b"{}")
+    assert (tmp_path / "nnott-output").read_text() == "notes"
+    assert not (tmp_path / "unmounted").exists()
+
+
+def test_a_link_that_loops_is_a_write_error_and_stays(tmp_path: Path) -> None:
+    """A looping link once counted as dangling: the new file was renamed over the link."""
+    loop = tmp_path / "loop.json"
+    loop.symlink_to(loop)
+    with pytest.raises(WriteError, match="symbolic links"):
+        write_bytes_atomic(loop, b"{}")
+    assert loop.is_symlink()
+    assert [path.name for path in tmp_path.iterdir()] == ["loop.json"]
+
+
+def test_a_dangling_link_gets_the_file_it_points_to(tmp_path: Path) -> None:
+    link = tmp_path / "latest.json"
+    link.symlink_to(tmp_path / "runs" / "7.json")
+    write_bytes_atomic(link, b"{}")
+    assert link.is_symlink() and (tmp_path / "runs" / "7.json").read_bytes() == b"{}"
+
+
+def test_creation_obstacle_names_what_stands_in_the_way(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("")
+    (tmp_path / "gone").symlink_to(tmp_path / "nowhere")
+    assert checkpoint.creation_obstacle(tmp_path / "new" / "deeper" / "a.json") is None
+    assert checkpoint.creation_obstacle(tmp_path / "notes.txt" / "a" / "b") == (
+        f"{tmp_path / 'notes.txt'} is a file, not a directory"
+    )
+    assert checkpoint.creation_obstacle(tmp_path / "gone" / "a") == (
+        f"{tmp_path / 'gone'} is a symbolic link to {tmp_path / 'nowhere'}, which does not exist"
+    )

@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -397,6 +398,99 @@ def test_a_bad_output_path_stops_the_parse_with_one_line(
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "argument --json" in err[0] and "is a directory" in err[0]
+
+
+def _refusal(check: Callable[[str], object], text: str) -> str:
+    """The message an argparse type gives when it refuses ``text``."""
+    with pytest.raises(argparse.ArgumentTypeError) as caught:
+        check(text)
+    return str(caught.value)
+
+
+def test_output_paths_the_file_system_will_not_look_at_are_one_line(tmp_path: Path) -> None:
+    """A name too long or a link that loops raised a bare OSError out of argparse (a
+    traceback); a looping --json link even passed, for pathlib calls it "not there"."""
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    for check in (cli.output_file, cli.output_dir):
+        assert "File name too long" in _refusal(check, str(tmp_path / ("x" * 300)))
+        assert "Too many levels of symbolic links" in _refusal(check, str(loop))
+
+
+def test_output_paths_expand_a_tilde(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quoted ``~`` (``--out=~/runs``, a config file) made a folder named "~" here."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert cli.output_file("~/runs/report.json") == tmp_path / "runs" / "report.json"
+    assert cli.output_dir("~/runs") == tmp_path / "runs"
+    assert cli.user_path("~/data") == tmp_path / "data"
+    for check in (cli.output_file, cli.output_dir, cli.user_path):
+        assert "no such user's home directory" in _refusal(check, "~no-such-user-here/x")
+
+
+def test_a_report_path_must_name_a_file(tmp_path: Path) -> None:
+    """``--json reports/`` wrote a file named "reports"; ``--json ''`` spoke of "."."""
+    assert "ends in a slash" in _refusal(cli.output_file, f"{tmp_path}/reports/")
+    assert "the path is empty" in _refusal(cli.output_file, "")
+    assert not (tmp_path / "reports").exists()
+
+
+def test_symbolic_links_are_checked_where_they_point(tmp_path: Path) -> None:
+    """A link to a directory that does not exist (an unmounted disk) passed as --out and
+    failed after training with "File exists"; a link to a file is fine."""
+    (tmp_path / "real.json").write_text("{}")
+    (tmp_path / "latest.json").symlink_to(tmp_path / "real.json")
+    assert cli.output_file(str(tmp_path / "latest.json")) == tmp_path / "latest.json"
+    (tmp_path / "new.json").symlink_to(tmp_path / "runs" / "new.json")
+    assert cli.output_file(str(tmp_path / "new.json")) == tmp_path / "new.json"
+    (tmp_path / "runs").symlink_to(tmp_path / "unmounted" / "runs")
+    dangling = "is a symbolic link to .*, which does not exist"
+    with pytest.raises(argparse.ArgumentTypeError, match=dangling):
+        cli.output_dir(str(tmp_path / "runs"))
+    with pytest.raises(argparse.ArgumentTypeError, match=dangling):
+        cli.output_dir(str(tmp_path / "runs" / "figures"))
+    with pytest.raises(argparse.ArgumentTypeError, match=dangling):
+        cli.output_file(str(tmp_path / "runs" / "report.json"))
+
+
+def test_the_default_out_dir_is_checked_when_plot_uses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """argparse does not pass a default through its type: a file named nnott-output made
+    a --plot run fail after training."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nnott-output").write_text("notes")
+    cli.check_plot_dir(_parser().parse_args([]))  # no --plot: the directory is not used
+    with pytest.raises(ConfigError, match=r"^--out: nnott-output is a file, not a directory$"):
+        cli.check_plot_dir(_parser().parse_args(["--plot"]))
+    cli.check_plot_dir(_parser().parse_args(["--plot", "--out", "figures"]))
+
+
+def test_one_file_in_two_roles_is_refused(tmp_path: Path) -> None:
+    """``--json`` naming the checkpoint it came from, or a history file the run writes, would
+    overwrite it when the run ends."""
+    (tmp_path / "ck").mkdir()
+    checkpoint = tmp_path / "ck" / "last.safetensors"
+    checkpoint.write_bytes(b"weights")
+    (tmp_path / "link").symlink_to(checkpoint)
+    for spelling in (checkpoint, tmp_path / "ck" / ".." / "ck" / "last.safetensors"):
+        with pytest.raises(ConfigError, match=r"^--json and the --resume checkpoint are both "):
+            cli.check_distinct_files({"--json": spelling, "the --resume checkpoint": checkpoint})
+    os.link(checkpoint, tmp_path / "hard-link")
+    for other_name in (tmp_path / "link", tmp_path / "hard-link"):
+        with pytest.raises(ConfigError, match="are both"):
+            cli.check_distinct_files({"--json": other_name, "--resume": checkpoint})
+    with pytest.raises(ConfigError, match="are both"):  # neither exists yet
+        cli.check_distinct_files({"--json": tmp_path / "h.json", "history": tmp_path / "h.json"})
+    cli.check_distinct_files(
+        {
+            "--json": cli.STDOUT,
+            "history": tmp_path / "history.json",
+            "report": tmp_path / "report.json",
+            "none": None,
+            "a device": os.devnull,
+            "the same device": os.devnull,
+        }
+    )
 
 
 def test_json_to_stdout_keeps_stdout_for_the_report(capsys: pytest.CaptureFixture[str]) -> None:

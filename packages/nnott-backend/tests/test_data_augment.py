@@ -229,3 +229,146 @@ def test_magnitudes_that_make_no_sense_are_refused_before_training() -> None:
             DataLoader(images, labels, 2, augment=parse_augment_spec(spec))
     for spec in ("cutout:27", "shift:27", "rotate:180"):  # the largest that still make sense
         DataLoader(images, labels, 2, augment=parse_augment_spec(spec))
+
+
+# ------------------------------------------------------------ bad specs and flags
+
+
+def _spec_error(spec: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        parse_augment_spec(spec)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("spec", [",", "shift,", ",shift", "shift,,hflip"])
+def test_an_empty_item_is_refused_as_in_every_other_list_flag(spec: str) -> None:
+    assert "has an empty item" in _spec_error(spec)
+
+
+@pytest.mark.parametrize(
+    "spec,why",
+    [
+        ("shift:inf", "not a finite number"),  # was an OverflowError traceback
+        ("shift:nan", "not a finite number"),  # was argparse's "invalid value"
+        ("cutout:nan", "not a finite number"),
+        ("randaugment:nan:9", "not a finite number"),
+        ("rotate:10@nan", "not a finite number"),
+        ("shift:2.5", "not a whole number"),
+        ("randaugment:2.5:9", "not a whole number"),  # was truncated to 2 without a word
+        ("randaugment:2:9.7", "not a whole number"),  # was truncated to 9
+        ("shift@", "give a probability after '@'"),  # was the default 0.5 without a word
+        ("shift:0", "more than 0"),  # a shift of 0 pixels changes nothing
+        ("rotate:-10", "more than 0"),
+        (":2", "names no op"),
+    ],
+)
+def test_numbers_that_are_no_magnitude_or_probability_are_refused(spec: str, why: str) -> None:
+    message = _spec_error(spec)
+    assert why in message and repr(spec) in message  # the message names the item
+
+
+@pytest.mark.parametrize(
+    "spec,limit",
+    [
+        ("shear:1e308", "at most 1"),  # these three were OverflowError tracebacks in training
+        ("brightness:1e308", "at most 1"),
+        ("contrast:1e308", "at most 1"),
+        ("contrast:2", "at most 1"),  # a factor below 0 would turn images into negatives
+        ("shear:5", "at most 1"),
+        ("noise:1e308", "at most 10"),
+        ("rotate:181", "at most 180 degrees"),
+        ("mixup:1e308", "at most 100"),  # NumPy's Beta(1e308, 1e308) gives 0: no mixing
+        ("cutmix:101", "at most 100"),
+    ],
+)
+def test_magnitudes_beyond_their_op_are_refused_with_the_limit(spec: str, limit: str) -> None:
+    message = _spec_error(spec)
+    assert limit in message and len(message) < 200  # no 309-digit numbers
+
+
+def test_the_largest_magnitudes_that_make_sense_are_accepted() -> None:
+    spec = "shear:1@1,brightness:1@1,contrast:1@1,noise:10@1,rotate:180@1,mixup:100"
+    augmentation = parse_augment_spec(spec)
+    x, y = _batch()
+    out_x, _ = augmentation(x, y, _rng(), 3)
+    assert numpy.isfinite(to_cpu(out_x)).all()
+
+
+def test_a_huge_whole_pixel_magnitude_is_written_short() -> None:
+    from nnott.data import DataLoader
+
+    images = numpy.zeros((4, 1, 28, 28), dtype=numpy.float32)
+    with pytest.raises(ConfigError, match=r"shift:1e\+308 would move") as caught:
+        DataLoader(images, numpy.arange(4) % 2, 2, augment=parse_augment_spec("shift:1e308"))
+    assert len(str(caught.value)) < 200
+
+
+@pytest.mark.parametrize(
+    "spec", ["mixup,mixup:0.4", "cutmix,cutmix:2", "randaugment:2:9,randaugment:1:1"]
+)
+def test_a_mixer_or_randaugment_given_twice_is_refused(spec: str) -> None:
+    assert "given twice" in _spec_error(spec)  # the second one used to win without a word
+
+
+def test_per_image_ops_may_repeat() -> None:
+    assert [type(op) for op in parse_augment_spec("shift,shift").ops] == [Shift, Shift]
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--mixup", "0.2", "--augment", "mixup:0.4"],
+        ["--cutmix", "1", "--augment", "cutmix"],
+        ["--randaugment", "2,9", "--augment", "randaugment:1:5"],
+    ],
+)
+def test_a_flag_and_the_spec_setting_the_same_mixer_are_refused(flags: list[str]) -> None:
+    parser = argparse.ArgumentParser()
+    add_augmentation_arguments(parser)
+    with pytest.raises(ConfigError, match="set the same thing"):
+        augmentation_from_args(parser.parse_args(flags))
+
+
+@pytest.mark.parametrize(
+    "value,why",
+    [
+        ("0,9", "positive whole number of ops"),
+        ("9,9", "has 8 ops"),
+        ("2,31", "0..30"),
+        ("2,-1", "0..30"),
+        ("2.5,9", "two whole numbers"),
+    ],
+)
+def test_randaugment_flag_says_what_is_wrong(value: str, why: str, capsys) -> None:
+    parser = argparse.ArgumentParser()
+    add_augmentation_arguments(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--randaugment", value])
+    assert why in capsys.readouterr().err  # it used to say "write N,M" for every one
+
+
+@pytest.mark.parametrize("value", ["1e308", "inf", "101"])
+def test_mixing_alpha_flags_have_an_upper_limit(value: str, capsys) -> None:
+    parser = argparse.ArgumentParser()
+    add_augmentation_arguments(parser)
+    for flag in ("--mixup", "--cutmix"):
+        with pytest.raises(SystemExit):
+            parser.parse_args([flag, value])
+        assert "at most 100" in capsys.readouterr().err
+    with pytest.raises(ConfigError):
+        Mixup(1e308)
+
+
+def test_randaugment_probability_picks_the_images_that_get_ops() -> None:
+    x, _ = _batch(batch=40)
+    host = to_cpu(x)
+    untouched = to_cpu(RandAugment(2, 15, probability=0.0)(x, _rng(4)))
+    numpy.testing.assert_array_equal(untouched, host)
+    half = to_cpu(RandAugment(2, 15, probability=0.5)(x, _rng(4)))
+    same = [numpy.array_equal(half[i], host[i]) for i in range(40)]
+    assert 0 < sum(same) < 40
+    full = to_cpu(RandAugment(2, 15, probability=1.0)(x, _rng(4)))
+    numpy.testing.assert_array_equal(full, to_cpu(RandAugment(2, 15)(x, _rng(4))))
+    spec = parse_augment_spec("randaugment:2:9@0.5").randaugment
+    assert spec is not None and spec.probability == 0.5  # "@0.5" used to be ignored
+    assert repr(spec) == "randaugment:2:9@0.5"

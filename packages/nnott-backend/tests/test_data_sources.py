@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import io
 import tarfile
@@ -242,3 +243,37 @@ def test_cifar10_bad_record_size(
     (extracted / "test_batch.bin").write_bytes(_cifar_record_file([1], 0)[:-1])
     with pytest.raises(DatasetError, match=r"test_batch\.bin: 3,072 bytes is not a whole"):
         load("cifar10", data_dir=isolated_dirs["explicit"])
+
+
+def test_an_unreadable_extracted_cifar10_file_is_one_error(
+    isolated_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An extracted batch file that cannot be read (no permission, a failing disk) raised a
+    bare OSError; the archive's own reader already said such things in one line."""
+    monkeypatch.setattr(sources, "download", _fail_download)
+    extracted = isolated_dirs["explicit"] / "cifar-10-batches-bin"
+    extracted.mkdir(parents=True)
+    for index in range(1, 6):
+        (extracted / f"data_batch_{index}.bin").write_bytes(_cifar_record_file([1], index))
+    (extracted / "test_batch.bin").write_bytes(_cifar_record_file([1], 0))
+    read_bytes = Path.read_bytes
+
+    def failing_disk(path: Path) -> bytes:
+        if path.name == "test_batch.bin":
+            raise OSError(errno.EIO, "Input/output error", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", failing_disk)
+    with pytest.raises(DatasetError, match=r"test_batch\.bin: cannot read the file \(Input/output"):
+        load("cifar10", data_dir=isolated_dirs["explicit"])
+
+
+def test_a_data_place_that_cannot_be_looked_at_is_passed_over(
+    tiny: registry.DatasetSpec, isolated_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NNOTT_DATA with a name too long made the lookup raise a bare OSError."""
+    write_tiny_dataset(isolated_dirs["system"] / "tiny")
+    isolated_dirs["env"].mkdir()  # (below a missing parent the answer is "not found")
+    monkeypatch.setenv(sources.DATA_ENV, str(isolated_dirs["env"] / ("x" * 300)))
+    assert sources.locate(tiny) == isolated_dirs["system"] / "tiny"
+    assert len(load("tiny", download=False).train_labels) == 30

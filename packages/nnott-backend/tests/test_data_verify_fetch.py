@@ -381,6 +381,65 @@ def test_a_tilde_data_dir_is_expanded(
     assert info("tiny", data_dir="~/data").location == home / "data" / "tiny"
 
 
+def test_a_data_dir_that_cannot_be_used_says_why_in_one_line(
+    tiny: registry.DatasetSpec, isolated_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name too long or a link that loops raised a bare OSError, an unknown ``~user`` a
+    RuntimeError; a link to nothing and a path under a file were said to "not exist", and
+    fetch then failed to create them with "File exists" or "Not a directory"."""
+    monkeypatch.setenv(sources.MIRROR_ENV, DEAD_MIRROR)
+    base = isolated_dirs["explicit"]
+    base.mkdir()
+    (base / "notes.txt").write_text("notes")
+    (base / "loop").symlink_to(base / "loop")
+    (base / "usb").symlink_to(base / "unmounted")
+    cases = {
+        base / ("x" * 300): r"cannot be used: File name too long",
+        base / "loop": r"cannot be used: Too many levels of symbolic links",
+        base / "usb": r"is a symbolic link to .*unmounted, which does not exist",
+        base / "notes.txt" / "data": r"cannot exist: .*notes\.txt is a file, not a directory",
+        "~no-such-user-here/data": r"no such user's home directory",
+    }
+    for data_dir, message in cases.items():
+        for call in (load, info, fetch):
+            with pytest.raises(DatasetError, match=f"^data dir .*{message}") as caught:
+                call("tiny", data_dir=data_dir)
+            assert "\n" not in str(caught.value)
+    assert sorted(path.name for path in base.iterdir()) == ["loop", "notes.txt", "usb"]
+
+
+def test_cli_list_with_a_missing_data_dir_names_no_one_dataset(
+    isolated_dirs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``nnott-data list --data-dir typo`` advised ``nnott-data fetch cifar10``, the first
+    downloadable dataset in its listing, whatever the user had in mind."""
+    missing = isolated_dirs["explicit"]
+    assert data_main(["list", "--data-dir", str(missing)]) == 2
+    assert _one_error_line(capsys) == (
+        f"nnott-data: error: data dir {missing} does not exist (fix the path; "
+        f"`nnott-data fetch NAME --data-dir {missing}` creates it)"
+    )
+
+
+def test_a_directory_or_file_in_the_way_of_a_download_is_refused_first(
+    mirror: Path, tiny: registry.DatasetSpec, isolated_dirs: dict[str, Path]
+) -> None:
+    """Moving the downloads into place stopped with a bare IsADirectoryError at the
+    directory, after the files before it had been moved; a file where the dataset's folder
+    must be made was "File exists"."""
+    target = isolated_dirs["explicit"] / "tiny"
+    (target / FILENAMES["test_labels"]).mkdir(parents=True)
+    with pytest.raises(DatasetError, match=r"is a directory, where the file .* must go") as caught:
+        fetch("tiny", data_dir=isolated_dirs["explicit"])
+    assert "\n" not in str(caught.value)
+    assert [path.name for path in target.iterdir()] == [FILENAMES["test_labels"]]
+    shutil.rmtree(target)
+    target.write_text("notes")  # a file where the dataset's directory must be made
+    with pytest.raises(DatasetError, match=r"tiny is a file, where the directory of tiny must"):
+        fetch("tiny", data_dir=isolated_dirs["explicit"])
+    assert target.read_text() == "notes"
+
+
 # ------------------------------------------- 4. another dataset's files under the same names
 
 

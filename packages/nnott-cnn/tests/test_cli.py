@@ -77,11 +77,22 @@ def test_summary_of_a_small_input(capsys):
         (["lenet", "--eval-only"], "--eval-only evaluates a saved model"),
         (["lenet", "--width", "0"], "--width"),
         (["lenet", "--epochs", "-1"], "--epochs"),
+        (["lenet", *TINY_RUN, "--limit", "5"], "fewer than the 10 classes"),
+        (["lenet", *TINY_RUN, "--augment", "contrast:1e308"], "at most 1"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(capsys, argv, message):
     assert main(argv) == 2
     assert message in one_line_error(capsys)
+
+
+def test_a_model_that_overflows_on_the_test_set_is_a_divergence(capsys):
+    # Every training and validation loss stays finite (about 1e36), but the outputs of some
+    # test images overflow: the run used to end with exit 0, a NaN test loss, an accuracy
+    # of chance and NumPy's overflow warnings.
+    argv = ["lenet", "--width", "0.25", "--limit", "100", "--epochs", "1", "--no-progress"]
+    assert main([*argv, "--lr", "1e12"]) == 2
+    assert "training diverged" in one_line_error(capsys)  # (on the CPU: at the test set)
 
 
 def test_summary_flag_prints_the_table_for_the_dataset_and_trains_nothing(capsys, tmp_path):

@@ -79,3 +79,23 @@ def test_resuming_another_architecture_is_refused_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1 and "holds a lenet model, not a baseline" in err[0]
+
+
+def test_json_may_not_overwrite_the_loaded_checkpoint_or_a_figure(tmp_path, capsys):
+    common = ["lenet", "--width", "0.25", "--limit", "100", "--batch-size", "50"]
+    common += ["--no-progress", "--epochs", "1"]
+    assert main([*common, "--checkpoint-dir", str(tmp_path / "ck")]) == 0
+    last = tmp_path / "ck" / "last.safetensors"
+    before = last.read_bytes()
+    capsys.readouterr()
+    cases = {
+        "the --load checkpoint": ["--load", str(last), "--json", str(last)],
+        "the filters.png that --plot writes": [
+            *("--plot", "--out", str(tmp_path / "o"), "--json", str(tmp_path / "o" / "filters.png"))
+        ],
+    }
+    for role, flags in cases.items():
+        assert main([*common, *flags]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and role in err[0], err
+    assert last.read_bytes() == before

@@ -213,6 +213,30 @@ def test_without_a_gpu_the_report_says_why(
     }
 
 
+@pytest.mark.skipif(not pathlib.Path("/dev/full").exists(), reason="needs /dev/full")
+def test_without_a_gpu_a_report_that_cannot_be_written_is_one_more_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The failed write of the no-GPU report escaped as a UsageError traceback."""
+    monkeypatch.setattr(cli.backend_device, "gpu_unavailable_reason", lambda: "no GPU here")
+    assert main(["--quick", "--json", "/dev/full"]) == cli.EXIT_BAD_ARGUMENTS
+    assert capsys.readouterr().err.splitlines() == [
+        "nnott-gpucheck: error: no usable GPU: no GPU here",
+        "nnott-gpucheck: error: --json /dev/full: cannot write the report "
+        "(No space left on device)",
+    ]
+
+
+def test_a_json_path_the_file_system_refuses_is_a_usage_error(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name too long raised a bare OSError out of the argument parser."""
+    assert main(["--quick", "--json", str(tmp_path / ("x" * 300))]) == cli.EXIT_BAD_ARGUMENTS
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "File name too long" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_a_stress_size_beyond_free_memory_is_a_usage_error() -> None:
     options = cli.build_parser().parse_args(["--stress-size", "100000"])
     with pytest.raises(cli.UsageError, match=r"needs about .* GiB"):

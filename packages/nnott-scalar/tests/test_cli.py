@@ -210,3 +210,30 @@ def test_augmentation_flags_train_on_augmented_and_mixed_batches(
         != reports[0]["history"]["train_loss"]
     )
     capsys.readouterr()
+
+
+def test_output_paths_that_would_fail_at_the_end_are_refused_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file named like the default --out, or --json naming a file --plot writes, ended a
+    run after training with an error, or with the history silently overwritten."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nnott-output").write_text("notes")
+    history = tmp_path / "figures" / "scalar-history.json"
+    cases = {
+        ("--plot",): "--out: nnott-output is a file, not a directory",
+        ("--plot", "--out", "figures", "--json", str(history)): (
+            f"--json and the scalar-history.json that --plot writes are both {history}"
+        ),
+        ("--plot", "--out", "figures", "--json", "figures"): (
+            "--json and the --out directory are both figures"
+        ),
+    }
+    for flags, message in cases.items():
+        assert main([*TINY, "--epochs", "1", *flags]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""  # refused before any data was loaded
+        assert len(captured.err.strip().splitlines()) == 1, captured.err
+        assert captured.err.startswith(f"nnott-scalar: error: {message}")
+    assert (tmp_path / "nnott-output").read_text() == "notes"
+    assert not history.exists()

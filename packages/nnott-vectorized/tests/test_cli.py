@@ -93,6 +93,26 @@ REFUSED = {
     "lookahead k without lookahead": (["--lookahead-k", "3"], "without --lookahead"),
     "lookahead alpha without lookahead": (["--lookahead-alpha", "0.3"], "without --lookahead"),
     "a report into a directory": (["--json", "."], "is a directory"),
+    "no milestones": (["--lr-schedule", "multistep", "--lr-milestones", ""], "is empty"),
+    "one-cycle over one step": (
+        ["--lr-schedule", "onecycle", "--epochs", "1", "--batch-size", "1000"],
+        "at least 2 optimizer steps",
+    ),
+    "fewer images than classes": (["--limit", "5"], "fewer than the 10 classes"),
+    "a class left with no training image": (["--limit", "10"], "no training images of 1"),
+    "almost everything for validation": (["--val-split", "0.99"], "no training images of"),
+    "activations without hidden layers": (
+        ["--hidden-sizes", "", "--hidden-activations", "tanh"],
+        "--hidden-activations has no effect without hidden layers",
+    ),
+    "dropout and batchnorm without hidden layers": (
+        ["--hidden-sizes", "", "--dropout", "0.5", "--batchnorm"],
+        "--batchnorm and --dropout have no effect",
+    ),
+    "mixup twice": (["--mixup", "0.2", "--augment", "mixup:0.4"], "set the same thing"),
+    "an empty augmentation item": (["--augment", "shift,"], "has an empty item"),
+    "an infinite shift": (["--augment", "shift:inf"], "not a finite number"),
+    "a shear that overflows": (["--augment", "shear:1e308"], "at most 1"),
 }
 BAD_FLAGS.update({name: flags for name, (flags, _) in REFUSED.items()})
 
@@ -209,3 +229,72 @@ def test_changed_settings_counts_epochs_when_the_schedule_is_stretched_over_them
     assert changed_settings(step, {**step, "epochs": 4}) == ["epochs"]
     fixed_steps = {**step, "lr_step_epochs": 1}
     assert changed_settings(fixed_steps, {**fixed_steps, "epochs": 4}) == []
+
+
+def test_a_linear_classifier_trains_without_the_hidden_layer_flags():
+    assert main([*TINY, "--hidden-sizes", "", "--epochs", "1", "--dropout", "0"]) == 0
+
+
+# ------------------------------------------------- one file in two roles, paths given oddly
+
+ONE_EPOCH = ["--limit", "100", "--epochs", "1", "--no-progress"]
+
+
+def one_line_refusal(capsys, argv):
+    """Run ``argv``; return its one stderr line, after checking exit code 2."""
+    code = main(argv)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, lines
+    return lines[0]
+
+
+def test_json_may_not_overwrite_a_checkpoint_or_a_file_the_run_writes(tmp_path, capsys):
+    saved = tmp_path / "ck"
+    assert main([*ONE_EPOCH, "--checkpoint-dir", str(saved)]) == 0
+    last = saved / "last.safetensors"
+    before = last.read_bytes()
+    capsys.readouterr()
+    cases = {
+        "the --resume checkpoint": ["--resume", str(last), "--json", str(last)],
+        "the best.safetensors written in --checkpoint-dir": [
+            *("--resume", str(last), "--checkpoint-dir", str(saved)),
+            *("--json", str(saved / "best.safetensors")),
+        ],
+        "the history.csv that --plot writes": [
+            *("--plot", "--out", str(tmp_path / "o"), "--json", str(tmp_path / "o" / "history.csv"))
+        ],
+        "the --out directory": [
+            "--plot",
+            "--out",
+            str(tmp_path / "o"),
+            "--json",
+            str(tmp_path / "o"),
+        ],
+    }
+    for role, flags in cases.items():
+        assert role in one_line_refusal(capsys, [*ONE_EPOCH, *flags])
+    assert last.read_bytes() == before
+
+
+def test_roles_meant_to_share_a_file_are_allowed(tmp_path, capsys):
+    folder = tmp_path / "run"
+    assert main([*ONE_EPOCH, "--checkpoint-dir", str(folder), "--plot", "--out", str(folder)]) == 0
+    resume = ["--resume", str(folder / "last.safetensors"), "--checkpoint-dir", str(folder)]
+    assert main([*ONE_EPOCH[:2], "--epochs", "2", "--no-progress", *resume]) == 0
+
+
+def test_a_plot_directory_that_is_a_file_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nnott-output").write_text("notes")  # the default --out
+    assert "nnott-output is a file" in one_line_refusal(capsys, [*ONE_EPOCH, "--plot"])
+
+
+def test_resume_expands_the_home_directory_and_names_unusable_paths(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main([*ONE_EPOCH, "--checkpoint-dir", str(tmp_path / "ck")]) == 0
+    capsys.readouterr()
+    resume = ["--resume", "~/ck/last.safetensors", "--epochs", "2"]
+    assert main([*ONE_EPOCH[:2], "--no-progress", *resume]) == 0
+    assert "resumed from" in capsys.readouterr().err
+    too_long = "x" * 300
+    assert "cannot use" in one_line_refusal(capsys, [*ONE_EPOCH, "--resume", too_long])

@@ -135,6 +135,15 @@ def test_factory_turns_epochs_into_steps():
         build("step", momentum=0.9)
 
 
+@pytest.mark.parametrize("epochs,milestones", [(1, []), (2, [4]), (3, [4, 8]), (8, [16, 24])])
+def test_default_milestones_fall_on_distinct_epochs_after_the_start(epochs, milestones):
+    # Half and three quarters of a 1-epoch run are both epoch 0, of a 2-epoch run both
+    # epoch 1: the rate used to start at base * gamma**2, or drop by gamma**2 at once.
+    multi = get_schedule("multistep", make_optimizer(), epochs=epochs, steps_per_epoch=4)
+    assert multi.milestones == milestones
+    assert multi.lr_at(0) == pytest.approx(0.1)
+
+
 def test_state_of_another_schedule_is_refused():
     state = StepLR(make_optimizer(), step_size=2).state_dict()
     with pytest.raises(CheckpointError, match="StepLR"):

@@ -9,9 +9,11 @@ arrays) outright instead of trying them.
 Every file is written atomically: the bytes go to a temporary file in the same directory,
 which is flushed to disk and then renamed over the destination in one step. A crash or
 Ctrl-C mid-write leaves the previous checkpoint as it was. (A device or a named pipe, such
-as ``--json /dev/stdout``, has no previous version to keep: it is written into directly.) A
-write that fails (a full disk, a directory made read-only) raises :class:`WriteError`, one
-line naming the file.
+as ``--json /dev/stdout``, has no previous version to keep: it is written into directly;
+so is the file this process's standard output or error is redirected to, which renaming
+would have unlinked from the shell's ``>>`` log.) A write that fails (a full disk, a
+directory made read-only, a file where a directory must be) raises :class:`WriteError`,
+one line naming the file.
 
 A checkpoint also carries a SHA-256 checksum of its metadata and tensors, checked on load:
 safetensors itself checks only the layout, so a flipped bit in a weight (a damaged copy, a
@@ -29,12 +31,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import hashlib
 import json
 import os
 import secrets
 import stat
 import struct
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -51,6 +55,7 @@ __all__ = [
     "FORMAT_VERSION",
     "Checkpoint",
     "WriteError",
+    "creation_obstacle",
     "json_text",
     "load_checkpoint",
     "save_checkpoint",
@@ -128,6 +133,12 @@ def _fsync_directory(directory: Path) -> None:
             os.close(descriptor)
 
 
+_TEMPORARY_STEM = 60
+"""Characters of the destination's name kept in its temporary file's name: at most 240
+bytes in UTF-8, so that with the 14 added the name stays within the 255 bytes most file
+systems allow, also beside a destination whose own name is near that limit."""
+
+
 def _create_temporary(target: Path) -> tuple[int, Path]:
     """Create a new hidden file beside ``target``; its permissions follow the umask.
 
@@ -135,13 +146,43 @@ def _create_temporary(target: Path) -> tuple[int, Path]:
     carry that over to the checkpoint.)
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    stem = target.name[:_TEMPORARY_STEM]
     for _ in range(100):
-        temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        temporary = target.with_name(f".{stem}.{secrets.token_hex(4)}.tmp")
         try:
             return os.open(temporary, flags, 0o666), temporary
         except FileExistsError:
             continue
     raise FileExistsError(f"could not create a temporary file beside {target}")
+
+
+def creation_obstacle(path: str | os.PathLike[str]) -> str | None:
+    """Why no file or directory can be created at ``path``, in words, or None if nothing
+    in its parents stands in the way.
+
+    Two things do: an existing parent that is a file (``notes.txt/run.json``), and a parent
+    that is a symbolic link to nothing (``runs -> /mnt/usb/runs`` with the disk unmounted;
+    nnott does not create the link's target, as ``mkdir -p`` does not). Permissions are
+    not judged here: the write itself reports them.
+    """
+    for parent in Path(path).parents:  # nearest first
+        if parent.is_symlink() and not parent.exists():
+            return f"{parent} is a symbolic link to {os.readlink(parent)}, which does not exist"
+        if parent.exists():
+            return None if parent.is_dir() else f"{parent} is a file, not a directory"
+    return None
+
+
+def _make_parents(target: Path) -> None:
+    """Create the missing directories above ``target``; say which parent is in the way when
+    one is a file or a dangling link (``mkdir`` itself only says "File exists")."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        obstacle = creation_obstacle(target)
+        if obstacle is None:
+            raise
+        raise NotADirectoryError(errno.ENOTDIR, obstacle) from None
 
 
 def _is_stream(path: Path) -> bool:
@@ -154,34 +195,91 @@ def _is_stream(path: Path) -> bool:
     return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
-def _write_to_stream(target: Path, data: bytes) -> Path:
-    """Write ``data`` straight into a device, FIFO or socket (nothing there to keep whole)."""
+def _standard_descriptor(path: Path) -> int | None:
+    """1 or 2 when ``path`` names the very file that this process's standard output or
+    error is, else None.
+
+    ``--json /dev/stdout >> run.log`` names ``run.log`` through a link: renaming a new file
+    over it would cut the shell's log off (its earlier lines lost, the later ones written
+    into the unlinked old file), so such a path is written through the open descriptor.
+    """
     try:
-        with target.open("wb") as stream:
-            stream.write(data)
+        named = path.stat()
+    except OSError:
+        return None
+    for descriptor in (1, 2):
+        try:
+            opened = os.fstat(descriptor)
+        except OSError:
+            continue
+        if (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino):
+            return descriptor
+    return None
+
+
+def _flush_standard_streams() -> None:
+    """Flush what Python holds for stdout and stderr, so that bytes written past it to a
+    stream land after the text printed before them."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, OSError, ValueError):  # absent or closed
+            stream.flush()
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    """``os.write`` until every byte is written (a pipe may take fewer at once)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
+
+
+def _write_to_stream(target: Path, data: bytes) -> Path:
+    """Write ``data`` straight into a device, FIFO, socket or this process's own stdout or
+    stderr (nothing there to keep whole), after the text already printed."""
+    _flush_standard_streams()
+    descriptor = _standard_descriptor(target)
+    try:
+        if descriptor is not None:
+            _write_all(descriptor, data)
+        else:
+            with target.open("wb") as stream:
+                stream.write(data)
     except OSError as error:
         raise WriteError(target, error) from None
     return target
+
+
+def _link_target(requested: Path) -> Path:
+    """The file to replace for ``requested``: the file a symbolic link points to (so that
+    the link is kept, and a dangling one gets its file), else ``requested`` itself. A link
+    that loops raises OSError (ELOOP)."""
+    if not requested.is_symlink():
+        return requested
+    try:
+        return Path(os.path.realpath(requested, strict=True))
+    except FileNotFoundError:  # a dangling link: create what it points to
+        return Path(os.path.realpath(requested))
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` so that readers see the old file or the new, never half.
 
     Creates missing parent directories. Returns ``path``. A failure of the file
-    system (no space, no permission, a file where a directory should be) raises
-    :class:`WriteError`; the previous file at ``path``, if any, is left as it was.
+    system (no space, no permission, a file where a directory should be, a name too long)
+    raises :class:`WriteError`; the previous file at ``path``, if any, is left as it was.
 
     A symbolic link is followed: the file it points to is replaced and the link kept. A
     path that is not a regular file (``/dev/null``, ``/dev/stdout``, a named pipe) is
     written into directly; renaming a new file over it would have put a regular file in
-    the device's place (where the user may do so, as root may in ``/dev``).
+    the device's place (where the user may do so, as root may in ``/dev``). So is the file
+    this process's stdout or stderr is redirected to (``/dev/stdout`` naming ``run.log``).
     """
     requested = Path(path)
-    if _is_stream(requested):
+    if _is_stream(requested) or _standard_descriptor(requested) is not None:
         return _write_to_stream(requested, data)
-    target = Path(os.path.realpath(requested)) if requested.is_symlink() else requested
+    target = requested
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = _link_target(requested)
+        _make_parents(target)
         descriptor, temporary = _create_temporary(target)
     except OSError as error:
         raise WriteError(target, error) from None
@@ -363,21 +461,40 @@ def _verify_checksum(
         )
 
 
+def _kind_of_file(mode: int) -> str:
+    """What a file that is not a regular one is, in words, from its ``st_mode``."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device"
+
+
+def _check_is_a_file(source: Path) -> None:
+    """Refuse, before reading, what is no regular file: a directory, and a device or pipe
+    such as ``/dev/null`` (empty), ``/dev/zero`` (endless) or a FIFO (which would wait for
+    a writer forever)."""
+    mode = source.stat().st_mode
+    if not stat.S_ISREG(mode):
+        raise CheckpointError(f"{source} is {_kind_of_file(mode)}, not a checkpoint file")
+
+
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Load a checkpoint written by :func:`save_checkpoint`; tensors come back on the host.
 
-    Raises :class:`CheckpointError`, naming the file, when it is missing, truncated or
-    corrupt (also: its checksum does not match), a pickle or zip archive (``torch.save``,
-    ``numpy.save`` of objects, ``.npz``), or a safetensors file that nnott did not write.
-    Nothing in the file is ever executed.
+    Raises :class:`CheckpointError`, naming the file, when it is missing, no regular file
+    (a directory, a device, a pipe), truncated or corrupt (also: its checksum does not
+    match), a pickle or zip archive (``torch.save``, ``numpy.save`` of objects, ``.npz``),
+    or a safetensors file that nnott did not write. Nothing in the file is ever executed.
     """
     source = Path(path)
     try:
+        _check_is_a_file(source)
         data = source.read_bytes()
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint file not found: {source}") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"{source} is a directory, not a checkpoint file") from None
     except OSError as error:
         raise CheckpointError(f"cannot read checkpoint {source}: {error.strerror}") from None
     if not _looks_like_safetensors(data):

@@ -57,6 +57,8 @@ __all__ = [
     "OneLineErrorParser",
     "Terminated",
     "add_common_arguments",
+    "check_distinct_files",
+    "check_plot_dir",
     "format_table",
     "hidden_activation_names",
     "int_list",
@@ -74,6 +76,7 @@ __all__ = [
     "sigterm_raises",
     "str_list",
     "unit_fraction",
+    "user_path",
     "write_json_report",
 ]
 
@@ -169,51 +172,167 @@ def str_list(text: str) -> list[str]:
     return _split_items(text)
 
 
+def user_path(text: str) -> Path:
+    """An argparse type: ``text`` as a path with a leading ``~`` expanded, as a shell would
+    have done had the argument not been quoted (``--out=~/runs``, a path from a config
+    file). For paths that are read (``--data-dir``, ``--resume``); the outputs have
+    :func:`output_file` and :func:`output_dir`, which check more."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # "~someone" for a user this machine does not know
+        raise argparse.ArgumentTypeError(f"{text}: no such user's home directory") from None
+
+
+def _exists(path: Path) -> bool:
+    """Whether ``path`` exists once links are followed. A link that loops, a name that is
+    too long or a directory that may not be searched raise :class:`OSError` (pathlib's own
+    ``exists`` answers False for the loop, so that it would pass for a new file)."""
+    try:
+        path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return True
+
+
+def _checked(check: Callable[[Path], None], path: Path) -> Path:
+    """Run ``check(path)``; an :class:`OSError` on the way (a name too long, a link that
+    loops, no permission to look) becomes a one-line argparse error."""
+    try:
+        check(path)
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot use {path}: {error.strerror or error}") from None
+    return path
+
+
 def _check_can_create(path: Path) -> None:
-    """Refuse ``path`` when the nearest of its parents that exists is no writable directory."""
+    """Refuse ``path`` when a parent stands in the way (a file, a link to nothing) or the
+    nearest parent that exists is a directory nnott may not create files in."""
+    from nnott.checkpoint import creation_obstacle  # heavier than a parser needs up front
+
+    obstacle = creation_obstacle(path)
+    if obstacle is not None:
+        raise argparse.ArgumentTypeError(obstacle)
     for parent in path.parents:  # nearest first; the last one is "." or "/"
-        if not parent.exists():
-            continue
-        if not parent.is_dir():
-            raise argparse.ArgumentTypeError(f"{parent} is a file, not a directory")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise argparse.ArgumentTypeError(f"no permission to create files in {parent}")
-        return
+        if _exists(parent):
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise argparse.ArgumentTypeError(f"no permission to create files in {parent}")
+            return
+
+
+def _dangling_link(path: Path) -> argparse.ArgumentTypeError:
+    """The error for a symbolic link that points to nothing."""
+    return argparse.ArgumentTypeError(
+        f"{path} is a symbolic link to {os.readlink(path)}, which does not exist"
+    )
+
+
+def _check_output_file(path: Path) -> None:
+    """What :func:`output_file` checks, on a path with ``~`` already expanded."""
+    if not _exists(path):
+        target = Path(os.path.realpath(path)) if path.is_symlink() else path
+        _check_can_create(target)  # a dangling link: its file will be created
+    elif path.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{path} is a directory; give a file name, such as {path / 'report.json'}"
+        )
+    elif not os.access(path, os.W_OK):
+        raise argparse.ArgumentTypeError(f"no permission to write {path}")
 
 
 def output_file(text: str) -> Path | str:
     """An argparse type: a file to write at the end of a run (``--json``), checked now.
 
     A run that trains for an hour and then cannot write its report loses the hour, so the
-    path is checked before any work starts: it must not be a directory, and the directory
-    it goes in must exist or be creatable. :data:`STDOUT` (``-``) is standard output.
+    path is checked before any work starts: it must not be a directory (nor end in ``/``),
+    and the directory it goes in must exist or be creatable. A leading ``~`` is expanded;
+    a symbolic link is checked where it points. :data:`STDOUT` (``-``) is standard output.
     """
     if text == STDOUT:
         return STDOUT
-    path = Path(text)
-    if path.is_dir():
+    if not text:
+        raise argparse.ArgumentTypeError("the path is empty; give a file name, such as report.json")
+    if text.endswith(("/", os.sep)):
         raise argparse.ArgumentTypeError(
-            f"{path} is a directory; give a file name, such as {path / 'report.json'}"
+            f"{text} ends in a slash, as a directory does; give a file name, "
+            f"such as {text}report.json"
         )
-    if path.exists() and not os.access(path, os.W_OK):
-        raise argparse.ArgumentTypeError(f"no permission to write {path}")
-    _check_can_create(path)
-    return path
+    return _checked(_check_output_file, user_path(text))
+
+
+def _check_output_dir(path: Path) -> None:
+    """What :func:`output_dir` checks, on a path with ``~`` already expanded."""
+    if not _exists(path):
+        if path.is_symlink():
+            raise _dangling_link(path)
+        _check_can_create(path)
+    elif not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a file, not a directory")
+    elif not os.access(path, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"no permission to write in {path}")
 
 
 def output_dir(text: str) -> Path:
     """An argparse type: a directory to write into (``--out``, ``--checkpoint-dir``), checked
     before any work starts: an existing path must be a writable directory, a new one must
-    be creatable."""
-    path = Path(text)
-    if path.exists():
-        if not path.is_dir():
-            raise argparse.ArgumentTypeError(f"{path} is a file, not a directory")
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise argparse.ArgumentTypeError(f"no permission to write in {path}")
-        return path
-    _check_can_create(path)
-    return path
+    be creatable (a symbolic link to a directory that does not exist is refused, as
+    ``mkdir -p`` refuses it). A leading ``~`` is expanded."""
+    return _checked(_check_output_dir, user_path(text))
+
+
+def check_plot_dir(args: argparse.Namespace) -> None:
+    """With ``--plot``, check the ``--out`` directory also when it is the default one.
+
+    argparse checks (:func:`output_dir`) only a value given on the command line, and a run
+    must not train first and then find ``nnott-output`` to be a file. Raises
+    :class:`~nnott.errors.ConfigError`.
+    """
+    if not args.plot:
+        return
+    try:
+        output_dir(os.fspath(args.out))
+    except argparse.ArgumentTypeError as error:
+        raise ConfigError(f"--out: {error}") from None
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    """Whether two paths name one file or directory (after symbolic links and ``..``, and
+    hard links where both exist), existing or not."""
+    try:
+        if _exists(first) and _exists(second):
+            return os.path.samefile(first, second)
+    except OSError:
+        return False  # one of them cannot even be looked at: its own check says why
+    return os.path.realpath(first) == os.path.realpath(second)
+
+
+def _is_regular_or_new(path: Path) -> bool:
+    """True unless ``path`` is a device or a pipe (``/dev/null`` may serve many roles)."""
+    try:
+        return not _exists(path) or path.is_file()
+    except OSError:
+        return True
+
+
+def check_distinct_files(files: Mapping[str, Path | str | None]) -> None:
+    """Refuse one path given two roles, such as ``--json`` naming the checkpoint the run
+    resumes from, a history file it writes or the ``--out`` directory: the later write
+    would destroy the other, or fail when the run ends.
+
+    ``files`` maps each role, in words (``"--json"``, ``"the --resume checkpoint"``), to its
+    path; None and :data:`STDOUT` are skipped, and so are devices and pipes. Raises
+    :class:`~nnott.errors.ConfigError` naming both roles.
+    """
+    named = [
+        (role, Path(path))
+        for role, path in files.items()
+        if path is not None and path != STDOUT and _is_regular_or_new(Path(path))
+    ]
+    for index, (role, path) in enumerate(named):
+        for other_role, other in named[index + 1 :]:
+            if _same_file(path, other):
+                raise ConfigError(
+                    f"{role} and {other_role} are both {path}; give each its own path"
+                )
 
 
 # ------------------------------------------------------------------------------- parser
@@ -332,7 +451,7 @@ def add_common_arguments(
     )
     data.add_argument(
         "--data-dir",
-        type=Path,
+        type=user_path,
         default=None,
         metavar="DIR",
         help="look for (and download) dataset files here first",

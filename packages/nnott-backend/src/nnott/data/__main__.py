@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from nnott.backend._version import __version__
-from nnott.cli import format_table, make_parser, run_main
+from nnott.cli import format_table, make_parser, run_main, user_path
 from nnott.data import dataset, sources
 from nnott.data.registry import get_spec
 
@@ -27,6 +27,10 @@ def _megabytes(size: int) -> str:
 
 
 def _list(args: argparse.Namespace) -> None:
+    if args.data_dir is not None:  # once, before the per-dataset lookups check it again
+        sources.check_data_dir(
+            args.data_dir, hint=f"`{PROG} fetch NAME --data-dir {args.data_dir}` creates it"
+        )
     rows = []
     for name in dataset.available():
         about = dataset.info(name, data_dir=args.data_dir, verify=True)
@@ -83,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         "fetch downloads into DIR/NAME, creating it"
     )
     listing = commands.add_parser("list", help="the known datasets and whether they are here")
-    listing.add_argument("--data-dir", type=Path, metavar="DIR", help=data_dir_help)
+    listing.add_argument("--data-dir", type=user_path, metavar="DIR", help=data_dir_help)
     listing.set_defaults(action=_list)
     for command, action, text in (
         ("info", _info, "describe one dataset"),
@@ -96,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="NAME",
             help=f"one of: {', '.join(dataset.available())}",
         )
-        sub.add_argument("--data-dir", type=Path, metavar="DIR", help=data_dir_help)
+        sub.add_argument("--data-dir", type=user_path, metavar="DIR", help=data_dir_help)
         sub.set_defaults(action=action)
     return parser
 

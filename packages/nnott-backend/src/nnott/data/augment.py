@@ -7,36 +7,44 @@ on whole batches: no Python loop over images or pixels.
 
 Per-image ops, each applied to every image independently with its own ``probability``:
 
-==============  ===================================================  ==================
+==============  ===================================================  =====================
 name            what                                                 magnitude (default)
-==============  ===================================================  ==================
-``shift``       translate by whole pixels, edges repeated            max pixels (H/8)
-                (``crop`` is an alias: pad-and-crop is the same)
+==============  ===================================================  =====================
+``shift``       translate by whole pixels, edges repeated            max pixels (H/8),
+                (``crop`` is an alias: pad-and-crop is the same)     below the side
 ``hflip``       mirror left-right (``flip`` is an alias)             --
 ``vflip``       mirror top-bottom                                    --
-``rotate``      rotate about the centre, bilinear                    max degrees (15)
-``shear``       shear along x and y, bilinear                        max shear (0.2)
-``noise``       add Gaussian noise, clip to the image's own range    std (0.1)
-``cutout``      zero a square (the mean, for standardized images)    side (H/4)
-``brightness``  add a multiple of the image's std                    max multiple (0.3)
-``contrast``    scale about the image's mean                         max change (0.3)
-==============  ===================================================  ==================
+``rotate``      rotate about the centre, bilinear                    max degrees (15), <= 180
+``shear``       shear along x and y, bilinear                        max shear (0.2), <= 1
+``noise``       add Gaussian noise, clip to the image's own range    std (0.1), <= 10
+``cutout``      zero a square (the mean, for standardized images)    side (H/4), below the side
+``brightness``  add a multiple of the image's std                    max multiple (0.3), <= 1
+``contrast``    scale about the image's mean                         max change (0.3), <= 1
+==============  ===================================================  =====================
+
+Every magnitude is above 0: a shift of 0 pixels or a rotation of 0 degrees would change
+nothing. The upper limits are where an op stops making sense: a shear of 1 slants by 45
+degrees, noise 10 times the pixels' spread leaves no image, and a contrast change above 1
+could turn an image into its negative.
 
 Batch-level label mixing: :class:`Mixup` and :class:`CutMix` (with both, each batch uses
 one of them, chosen at random); their targets become float32 soft labels ``(B, K)`` that
-sum to 1. :class:`RandAugment` gives each image ``N`` ops from a fixed pool at magnitude
-``M`` (0..30).
+sum to 1; their ``alpha`` is at most :data:`MAX_ALPHA`. :class:`RandAugment` gives each
+image ``N`` ops from a fixed pool at magnitude ``M`` (0..30).
 
 Spec strings (``--augment``) list ops as ``name[:magnitude][@probability]``, e.g.
 ``"shift:3,hflip,rotate:10@0.3,cutout"``; ``mixup:ALPHA``, ``cutmix:ALPHA`` and
-``randaugment:N:M`` are accepted there too. The default probability is 0.5.
+``randaugment:N:M`` are accepted there too, each at most once. The default probability is
+0.5 for the per-image ops and 1 for mixup, cutmix and RandAugment (whose ``@P`` is the
+share of images that get their ``N`` ops).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy
@@ -45,6 +53,7 @@ from nnott.backend import to_device, xp
 from nnott.errors import ConfigError
 
 __all__ = [
+    "MAX_ALPHA",
     "OPS",
     "Augmentation",
     "Brightness",
@@ -67,17 +76,51 @@ __all__ = [
 
 DEFAULT_PROBABILITY = 0.5
 
+MAX_ALPHA = 100.0
+"""The largest ``alpha`` of mixup and cutmix. Beyond it ``Beta(alpha, alpha)`` is 0.5
+within a few percent, so that more changes nothing (and near the float limit NumPy's
+sampler returns 0, which would not mix at all)."""
+
+
+def _text(value: float) -> str:
+    """A number as a message shows it: ``3``, ``0.25``, ``1e+308`` (never 309 digits)."""
+    return f"{value:g}"
+
 
 def _check_probability(probability: float) -> float:
-    if not 0.0 <= probability <= 1.0:
-        raise ConfigError(f"a probability must be in [0, 1], not {probability}")
+    if not 0.0 <= probability <= 1.0:  # also refuses NaN
+        raise ConfigError(f"a probability must be in [0, 1], not {_text(probability)}")
     return float(probability)
 
 
-def _check_positive(value: float, what: str) -> float:
-    if not value > 0.0 or not math.isfinite(value):
-        raise ConfigError(f"{what} must be a positive number, not {value}")
+def _check_magnitude(
+    value: float, what: str, maximum: float, why: str = "", *, unit: str = ""
+) -> float:
+    """``value`` as a float in (0, ``maximum``]; ``what`` names it in the message, ``why``
+    (if given) says what makes a larger one senseless, ``unit`` follows the maximum."""
+    if not 0.0 < value <= maximum:  # also refuses NaN
+        limit = f"{_text(maximum)} {unit}".strip()
+        reason = f" ({why})" if why else ""
+        raise ConfigError(
+            f"{what} must be more than 0 and at most {limit}{reason}, not {_text(value)}"
+        )
     return float(value)
+
+
+def _is_whole(value: object) -> bool:
+    """True for an integer, or a float with no fraction (False for NaN and infinity)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, numpy.integer)):
+        return True
+    return isinstance(value, (float, numpy.floating)) and float(value).is_integer()
+
+
+def _check_pixels(value: float, what: str, minimum: int) -> int:
+    """``value`` as a whole number of pixels, at least ``minimum``."""
+    if not _is_whole(value) or value < minimum:
+        raise ConfigError(f"{what} takes a whole number of pixels, not {_text(value)}")
+    return int(value)
 
 
 def _per_image(values: numpy.ndarray) -> Any:
@@ -192,9 +235,8 @@ class Shift(Op):
         axes: str = "xy",
     ) -> None:
         super().__init__(probability)
-        if max_pixels is not None and (max_pixels < 0 or max_pixels != int(max_pixels)):
-            raise ConfigError(f"shift takes a whole number of pixels, not {max_pixels}")
-        self.max_pixels = None if max_pixels is None else int(max_pixels)
+        # 0 is allowed here (RandAugment's identity-strength translate); specs refuse it.
+        self.max_pixels = None if max_pixels is None else _check_pixels(max_pixels, "shift", 0)
         self.axes = axes
 
     def transform(self, x: Any, rng: numpy.random.Generator) -> Any:
@@ -211,7 +253,7 @@ class Shift(Op):
     def check_fits(self, height: int, width: int) -> None:
         if self.max_pixels is not None and self.max_pixels >= min(height, width):
             raise ConfigError(
-                f"shift:{self.max_pixels} would move {height}x{width} images entirely out "
+                f"shift:{_text(self.max_pixels)} would move {height}x{width} images entirely out "
                 f"of view; give fewer than {min(height, width)} pixels"
             )
 
@@ -241,12 +283,13 @@ class Rotate(Op):
 
     def __init__(self, max_degrees: float = 15.0, probability: float = DEFAULT_PROBABILITY):
         super().__init__(probability)
-        self.max_degrees = _check_positive(max_degrees, "the rotation angle")
-        if self.max_degrees > 180.0:
-            raise ConfigError(
-                f"rotate takes at most 180 degrees (-180 to 180 is every rotation), "
-                f"not {max_degrees:g}"
-            )
+        self.max_degrees = _check_magnitude(
+            max_degrees,
+            "the rotation angle",
+            180.0,
+            "-180 to 180 is every rotation",
+            unit="degrees",
+        )
 
     def transform(self, x: Any, rng: numpy.random.Generator) -> Any:
         batch = x.shape[0]
@@ -272,7 +315,9 @@ class Shear(Op):
         axes: str = "xy",
     ) -> None:
         super().__init__(probability)
-        self.max_shear = _check_positive(max_shear, "the shear factor")
+        self.max_shear = _check_magnitude(
+            max_shear, "the shear factor", 1.0, "a shear of 1 slants by 45 degrees"
+        )
         self.axes = axes
 
     def transform(self, x: Any, rng: numpy.random.Generator) -> Any:
@@ -294,7 +339,9 @@ class GaussianNoise(Op):
 
     def __init__(self, std: float = 0.1, probability: float = DEFAULT_PROBABILITY):
         super().__init__(probability)
-        self.std = _check_positive(std, "the noise level")
+        self.std = _check_magnitude(
+            std, "the noise level", 10.0, "ten times the pixels' spread leaves no image"
+        )
 
     def transform(self, x: Any, rng: numpy.random.Generator) -> Any:
         noise = to_device(rng.standard_normal(x.shape, dtype=numpy.float32))
@@ -316,9 +363,7 @@ class Cutout(Op):
 
     def __init__(self, size: int | None = None, probability: float = DEFAULT_PROBABILITY):
         super().__init__(probability)
-        if size is not None and (size < 1 or size != int(size)):
-            raise ConfigError(f"cutout takes a whole number of pixels, not {size}")
-        self.size = None if size is None else int(size)
+        self.size = None if size is None else _check_pixels(size, "cutout", 1)
 
     def transform(self, x: Any, rng: numpy.random.Generator) -> Any:
         batch, _, height, width = x.shape
@@ -335,7 +380,7 @@ class Cutout(Op):
     def check_fits(self, height: int, width: int) -> None:
         if self.size is not None and self.size >= min(height, width):
             raise ConfigError(
-                f"cutout:{self.size} would blank whole {height}x{width} images; give a "
+                f"cutout:{_text(self.size)} would blank whole {height}x{width} images; give a "
                 f"side below {min(height, width)} (the default is a quarter: "
                 f"{max(1, round(height / 4))})"
             )
@@ -348,7 +393,9 @@ class Brightness(Op):
 
     def __init__(self, max_delta: float = 0.3, probability: float = DEFAULT_PROBABILITY):
         super().__init__(probability)
-        self.max_delta = _check_positive(max_delta, "the brightness change")
+        self.max_delta = _check_magnitude(
+            max_delta, "the brightness change", 1.0, "a multiple of the image's own spread"
+        )
 
     def transform(self, x: Any, rng: numpy.random.Generator) -> Any:
         delta = rng.uniform(-self.max_delta, self.max_delta, size=x.shape[0])
@@ -366,7 +413,9 @@ class Contrast(Op):
 
     def __init__(self, max_change: float = 0.3, probability: float = DEFAULT_PROBABILITY):
         super().__init__(probability)
-        self.max_change = _check_positive(max_change, "the contrast change")
+        self.max_change = _check_magnitude(
+            max_change, "the contrast change", 1.0, "beyond 1 an image can turn into its negative"
+        )
 
     def transform(self, x: Any, rng: numpy.random.Generator) -> Any:
         factor = 1.0 + rng.uniform(-self.max_change, self.max_change, size=x.shape[0])
@@ -387,21 +436,27 @@ class RandAugment:
     up to the magnitude's share of its maximum (30 degrees of rotation, 0.3 shear, 45% of
     the side in translation, ±0.9 in brightness and contrast). The chosen ops act in the
     pool's order: identity, translate-x, translate-y, rotate, shear-x, shear-y, brightness,
-    contrast.
+    contrast. With ``probability`` < 1 only that share of the images (drawn per image) gets
+    its ops; the others pass unchanged.
     """
 
     MAX_MAGNITUDE = 30
 
-    def __init__(self, num_ops: int = 2, magnitude: int = 9) -> None:
-        if num_ops < 1 or num_ops != int(num_ops):
-            raise ConfigError(f"RandAugment needs a positive whole number of ops, not {num_ops}")
-        if not 0 <= magnitude <= self.MAX_MAGNITUDE:
-            raise ConfigError(f"RandAugment's magnitude must be in 0..30, not {magnitude}")
+    def __init__(self, num_ops: int = 2, magnitude: int = 9, probability: float = 1.0) -> None:
+        if not _is_whole(num_ops) or num_ops < 1:
+            raise ConfigError(
+                f"RandAugment needs a positive whole number of ops, not {_text(num_ops)}"
+            )
+        if not 0 <= magnitude <= self.MAX_MAGNITUDE:  # also refuses NaN
+            raise ConfigError(f"RandAugment's magnitude must be in 0..30, not {_text(magnitude)}")
         self.num_ops = int(num_ops)
         self.magnitude = magnitude
+        self.probability = _check_probability(probability)
         self._pool_size = len(self._pool(28))
         if self.num_ops > self._pool_size:
-            raise ConfigError(f"RandAugment has {self._pool_size} ops; cannot pick {num_ops}")
+            raise ConfigError(
+                f"RandAugment has {self._pool_size} ops; cannot pick {_text(num_ops)}"
+            )
 
     def _pool(self, height: int) -> list[Op | None]:
         level = self.magnitude / self.MAX_MAGNITUDE
@@ -421,6 +476,8 @@ class RandAugment:
     def __call__(self, x: Any, rng: numpy.random.Generator) -> Any:
         pool = self._pool(x.shape[2])
         picks = rng.random((x.shape[0], len(pool))).argsort(axis=1)[:, : self.num_ops]
+        if self.probability < 1.0:  # (drawn only then: probability 1 keeps the old stream)
+            picks[rng.random(x.shape[0]) >= self.probability] = -1  # no op for these
         for index, op in enumerate(pool):
             chosen = (picks == index).any(axis=1)
             if op is not None:
@@ -428,7 +485,8 @@ class RandAugment:
         return x
 
     def __repr__(self) -> str:
-        return f"randaugment:{self.num_ops}:{self.magnitude}"
+        chance = f"@{self.probability:g}" if self.probability < 1.0 else ""
+        return f"randaugment:{self.num_ops}:{self.magnitude}{chance}"
 
 
 # ------------------------------------------------------------------- label mixing
@@ -444,7 +502,7 @@ class Mixup:
     name = "mixup"
 
     def __init__(self, alpha: float = 0.2, probability: float = 1.0) -> None:
-        self.alpha = _check_positive(alpha, "mixup's alpha")
+        self.alpha = _check_magnitude(alpha, "mixup's alpha", MAX_ALPHA)
         self.probability = _check_probability(probability)
 
     def __call__(self, x: Any, y: Any, rng: numpy.random.Generator) -> tuple[Any, Any]:
@@ -471,7 +529,7 @@ class CutMix:
     name = "cutmix"
 
     def __init__(self, alpha: float = 1.0, probability: float = 1.0) -> None:
-        self.alpha = _check_positive(alpha, "cutmix's alpha")
+        self.alpha = _check_magnitude(alpha, "cutmix's alpha", MAX_ALPHA)
         self.probability = _check_probability(probability)
 
     def __call__(self, x: Any, y: Any, rng: numpy.random.Generator) -> tuple[Any, Any]:
@@ -575,55 +633,130 @@ OPS: dict[str, type[Op]] = {
 }
 _WHOLE_PIXEL_OPS = (Shift, Cutout)
 _MIXERS = {"mixup": Mixup, "cutmix": CutMix}
+_KNOWN = ", ".join([*OPS, *_MIXERS, "randaugment"])
+
+
+@contextlib.contextmanager
+def _about(item: str) -> Iterator[None]:
+    """Name the spec ``item`` in the ConfigError of the op it builds (a probability or a
+    magnitude out of range), so that the user sees which part of the list is wrong."""
+    try:
+        yield
+    except ConfigError as error:
+        raise ConfigError(f"augmentation {item!r}: {error}") from None
 
 
 def _number(text: str, item: str) -> float:
+    """A finite number from a spec item (``inf`` and ``nan`` parse as floats, but are no
+    magnitude or probability)."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise ConfigError(f"augmentation {item!r}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"augmentation {item!r}: {text!r} is not a finite number")
+    return value
+
+
+def _whole_number(text: str, item: str) -> int:
+    """A whole number from a spec item (``2`` or ``2.0``, not ``2.5``)."""
+    value = _number(text, item)
+    if not value.is_integer():
+        raise ConfigError(f"augmentation {item!r}: {text!r} is not a whole number")
+    return int(value)
+
+
+def _spec_items(spec: str) -> list[str]:
+    """The items of a comma-separated spec. ``""`` and ``"none"`` have none; an empty item
+    (``"shift,"``, ``"shift,,hflip"``) is refused, as in every other list flag."""
+    if not spec.strip():
+        return []
+    items = [item.strip() for item in spec.split(",")]
+    if not all(items):
+        raise ConfigError(
+            f"augmentation list {spec!r} has an empty item; separate the ops by commas"
+        )
+    return [item for item in items if item.lower() != "none"]
+
+
+def _split_item(item: str) -> tuple[str, list[str], float | None]:
+    """``"rotate:10@0.3"`` -> ``("rotate", ["10"], 0.3)``; no ``@`` gives None."""
+    body, at, probability_text = item.partition("@")
+    name, *arguments = body.strip().lower().split(":")
+    if at and not probability_text.strip():
+        raise ConfigError(f"augmentation {item!r}: give a probability after '@', such as @0.5")
+    probability = _number(probability_text, item) if at else None
+    return name.strip(), arguments, probability
+
+
+def _magnitude(op_class: type[Op], arguments: list[str], item: str) -> list[Any]:
+    """The op's magnitude as a one-element argument list (empty for its default).
+
+    A magnitude is above 0 (0 would change nothing) and a whole number for the ops that
+    move or blank whole pixels; each op checks its own upper limit.
+    """
+    if len(arguments) > 1:
+        raise ConfigError(f"augmentation {item!r}: takes at most one magnitude")
+    if not arguments:
+        return []
+    if op_class in (HorizontalFlip, VerticalFlip):
+        raise ConfigError(f"augmentation {item!r}: a flip takes no magnitude")
+    value = _number(arguments[0], item)
+    if value <= 0.0:
+        raise ConfigError(
+            f"augmentation {item!r}: the magnitude must be more than 0, not {arguments[0]}"
+        )
+    if op_class in _WHOLE_PIXEL_OPS:
+        return [_whole_number(arguments[0], item)]
+    return [value]
+
+
+def _randaugment(arguments: list[str], probability: float | None, item: str) -> RandAugment:
+    if len(arguments) != 2:
+        raise ConfigError(f"augmentation {item!r}: write randaugment:N:M, e.g. randaugment:2:9")
+    num_ops, magnitude = (_whole_number(argument, item) for argument in arguments)
+    with _about(item):
+        return RandAugment(num_ops, magnitude, 1.0 if probability is None else probability)
+
+
+def _mixer(name: str, arguments: list[str], probability: float | None, item: str) -> Any:
+    if len(arguments) > 1:
+        raise ConfigError(f"augmentation {item!r}: write {name}:ALPHA")
+    options: dict[str, float] = {"probability": 1.0 if probability is None else probability}
+    if arguments:
+        options["alpha"] = _number(arguments[0], item)
+    with _about(item):
+        return _MIXERS[name](**options)
 
 
 def parse_augment_spec(spec: str) -> Augmentation:
     """Build an :class:`Augmentation` from ``"name[:magnitude][@probability],..."``.
 
-    Unknown names raise :class:`ConfigError` listing the known ones. ``""`` and ``"none"``
-    give an augmentation that changes nothing.
+    Unknown names raise :class:`ConfigError` listing the known ones, and so do magnitudes
+    and probabilities out of range, empty items, and ``mixup``, ``cutmix`` or
+    ``randaugment`` given twice. ``""`` and ``"none"`` give an augmentation that changes
+    nothing. Per-image ops may repeat (``shift,shift`` shifts twice, with two draws).
     """
     ops: list[Op] = []
     extras: dict[str, Any] = {}
-    for item in (part.strip() for part in spec.split(",")):
-        if not item or item.lower() == "none":
-            continue
-        body, _, probability_text = item.partition("@")
-        name, *arguments = body.strip().lower().split(":")
-        probability = _number(probability_text, item) if probability_text else None
+    for item in _spec_items(spec):
+        name, arguments, probability = _split_item(item)
+        if name in extras:
+            raise ConfigError(f"augmentation {item!r}: {name} is given twice; give it once")
         if name == "randaugment":
-            if len(arguments) != 2:
-                raise ConfigError(f"augmentation {item!r}: write randaugment:N:M, e.g. 2:9")
-            numbers = [_number(argument, item) for argument in arguments]
-            extras["randaugment"] = RandAugment(int(numbers[0]), int(numbers[1]))
+            extras[name] = _randaugment(arguments, probability, item)
         elif name in _MIXERS:
-            if len(arguments) > 1:
-                raise ConfigError(f"augmentation {item!r}: write {name}:ALPHA")
-            options = {"probability": 1.0 if probability is None else probability}
-            if arguments:
-                options["alpha"] = _number(arguments[0], item)
-            extras[name] = _MIXERS[name](**options)
+            extras[name] = _mixer(name, arguments, probability, item)
         elif name in OPS:
-            if len(arguments) > 1:
-                raise ConfigError(f"augmentation {item!r}: takes at most one magnitude")
             op_class: Any = OPS[name]  # each op takes its own magnitude first
-            magnitude: list[Any] = [_number(argument, item) for argument in arguments]
-            if magnitude and op_class in _WHOLE_PIXEL_OPS:
-                magnitude = [int(magnitude[0])] if magnitude[0] == int(magnitude[0]) else magnitude
-            elif magnitude and op_class in (HorizontalFlip, VerticalFlip):
-                raise ConfigError(f"augmentation {item!r}: a flip takes no magnitude")
+            magnitude = _magnitude(op_class, arguments, item)
             chance = DEFAULT_PROBABILITY if probability is None else probability
-            ops.append(op_class(*magnitude, probability=chance))
+            with _about(item):
+                ops.append(op_class(*magnitude, probability=chance))
+        elif not name:
+            raise ConfigError(f"augmentation {item!r} names no op; known: {_KNOWN}")
         else:
-            known = ", ".join([*OPS, *_MIXERS, "randaugment"])
-            raise ConfigError(f"unknown augmentation {name!r}; known: {known}")
+            raise ConfigError(f"unknown augmentation {name!r}; known: {_KNOWN}")
     return Augmentation(ops, **extras)
 
 
@@ -643,8 +776,10 @@ def _alpha_argument(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0.0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"alpha must be a positive number, not {text}")
+    if not 0.0 < value <= MAX_ALPHA:  # also refuses NaN; infinity is above the maximum
+        raise argparse.ArgumentTypeError(
+            f"alpha must be more than 0 and at most {MAX_ALPHA:g}, not {text}"
+        )
     return value
 
 
@@ -652,9 +787,10 @@ def _randaugment_argument(text: str) -> str:
     parts = text.replace(":", ",").split(",")
     try:
         num_ops, magnitude = (int(part) for part in parts)
-        RandAugment(num_ops, magnitude)
-    except ValueError:
+    except ValueError:  # not two parts, or not whole numbers
         raise argparse.ArgumentTypeError(f"write N,M (two whole numbers), not {text!r}") from None
+    try:
+        RandAugment(num_ops, magnitude)
     except ConfigError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return f"{num_ops},{magnitude}"
@@ -672,9 +808,12 @@ def add_augmentation_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LIST",
         help=(
             "comma-separated ops, each name[:magnitude][@probability] (probability "
-            "defaults to 0.5): shift[:pixels] (alias crop), hflip (alias flip), vflip, "
-            "rotate[:degrees=15], shear[:factor=0.2], noise[:std=0.1], cutout[:side], "
-            "brightness[:0.3], contrast[:0.3]; e.g. 'shift:2,hflip,cutout@0.3'"
+            "defaults to 0.5; a magnitude is above 0): shift[:pixels] (alias crop), "
+            "hflip (alias flip), vflip, rotate[:degrees=15, at most 180], "
+            "shear[:factor=0.2, at most 1], noise[:std=0.1, at most 10], cutout[:side], "
+            "brightness[:0.3, at most 1], contrast[:0.3, at most 1]; also mixup:ALPHA, "
+            "cutmix:ALPHA and randaugment:N:M (probability 1 unless @P); "
+            "e.g. 'shift:2,hflip,cutout@0.3'"
         ),
     )
     group.add_argument(
@@ -682,35 +821,51 @@ def add_augmentation_arguments(parser: argparse.ArgumentParser) -> None:
         type=_alpha_argument,
         default=None,
         metavar="ALPHA",
-        help="mixup with lambda ~ Beta(ALPHA, ALPHA), e.g. 0.2 (targets become soft labels)",
+        help=f"mixup with lambda ~ Beta(ALPHA, ALPHA), ALPHA in (0, {MAX_ALPHA:g}], e.g. 0.2 "
+        "(targets become soft labels)",
     )
     group.add_argument(
         "--cutmix",
         type=_alpha_argument,
         default=None,
         metavar="ALPHA",
-        help="cutmix with lambda ~ Beta(ALPHA, ALPHA), e.g. 1.0 (with --mixup: one per batch)",
+        help=f"cutmix with lambda ~ Beta(ALPHA, ALPHA), ALPHA in (0, {MAX_ALPHA:g}], e.g. 1.0 "
+        "(with --mixup: one of the two per batch)",
     )
     group.add_argument(
         "--randaugment",
         type=_randaugment_argument,
         default=None,
         metavar="N,M",
-        help="RandAugment: N ops per image at magnitude M in 0..30, e.g. 2,9",
+        help="RandAugment: N ops per image (1 to 8) at magnitude M in 0..30, e.g. 2,9",
     )
 
 
+def _set_once(augmentation: Augmentation, name: str, value: Any) -> None:
+    """Set the ``--mixup``/``--cutmix``/``--randaugment`` part of ``augmentation``, refusing
+    one that ``--augment`` sets too (one of the two would be ignored without a word)."""
+    if getattr(augmentation, name) is not None:
+        raise ConfigError(
+            f"--{name} and {name} in --augment set the same thing; give only one of them"
+        )
+    setattr(augmentation, name, value)
+
+
 def augmentation_from_args(args: argparse.Namespace) -> Augmentation | None:
-    """The augmentation the flags of :func:`add_augmentation_arguments` ask for, or None."""
+    """The augmentation the flags of :func:`add_augmentation_arguments` ask for, or None.
+
+    Raises :class:`ConfigError` when ``--mixup``, ``--cutmix`` or ``--randaugment`` is
+    given both as a flag and inside ``--augment``.
+    """
     augmentation = parse_augment_spec(getattr(args, "augment", None) or "")
     mixup = getattr(args, "mixup", None)
     cutmix = getattr(args, "cutmix", None)
     randaugment = getattr(args, "randaugment", None)
     if mixup is not None:
-        augmentation.mixup = Mixup(mixup)
+        _set_once(augmentation, "mixup", Mixup(mixup))
     if cutmix is not None:
-        augmentation.cutmix = CutMix(cutmix)
+        _set_once(augmentation, "cutmix", CutMix(cutmix))
     if randaugment is not None:
         num_ops, magnitude = (int(part) for part in str(randaugment).split(","))
-        augmentation.randaugment = RandAugment(num_ops, magnitude)
+        _set_once(augmentation, "randaugment", RandAugment(num_ops, magnitude))
     return augmentation if augmentation else None

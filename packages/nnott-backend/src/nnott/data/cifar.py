@@ -44,6 +44,14 @@ def read_cifar10_records(data: bytes, where: str) -> tuple[numpy.ndarray, numpy.
     return images, labels
 
 
+def _read_extracted(path: Path) -> bytes:
+    """The bytes of one extracted ``.bin`` file; DatasetError if it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise DatasetError(f"{path}: cannot read the file ({error.strerror or error})") from None
+
+
 def _read_members(location: Path, names: tuple[str, ...]) -> dict[str, bytes]:
     """The bytes of ``names`` from an extracted directory or from the tar.gz archive."""
     extracted = location / ARCHIVE_DIR
@@ -51,7 +59,7 @@ def _read_members(location: Path, names: tuple[str, ...]) -> dict[str, bytes]:
         missing = [name for name in names if not (extracted / name).is_file()]
         if missing:
             raise DatasetError(f"{extracted}: missing {', '.join(missing)}")
-        return {name: (extracted / name).read_bytes() for name in names}
+        return {name: _read_extracted(extracted / name) for name in names}
     archive = location / "cifar-10-binary.tar.gz"
     contents: dict[str, bytes] = {}
     try:

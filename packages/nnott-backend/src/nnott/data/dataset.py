@@ -150,8 +150,8 @@ def _explicit_dir(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None) ->
         return None
     if spec.bundled:
         hint = f"{spec.name} ships inside nnott and needs no data dir"
-    else:
-        path = Path(data_dir).expanduser()
+    else:  # the path as given: expanding a "~" here could fail before the check says why
+        path = os.fspath(data_dir)
         hint = f"`nnott-data fetch {spec.name} --data-dir {path}` creates it and downloads into it"
     return sources.check_data_dir(data_dir, hint=hint)
 

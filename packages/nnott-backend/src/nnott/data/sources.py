@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -70,6 +71,39 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("nnott"))
 
 
+def _expanded(data_dir: str | os.PathLike[str]) -> Path:
+    """``data_dir`` with a leading ``~`` expanded; DatasetError for an unknown ``~user``."""
+    try:
+        return Path(data_dir).expanduser()
+    except RuntimeError:
+        raise DatasetError(f"data dir {data_dir}: no such user's home directory") from None
+
+
+_MISSING = "does not exist"  # the one problem of a data dir that a hint can cure
+
+
+def _data_dir_problem(path: Path, must_exist: bool) -> str | None:
+    """What is wrong with ``path`` as a data dir, in words, or None (see check_data_dir).
+
+    An :class:`OSError` of the file system itself (a name too long, a directory that may
+    not be searched, a link that loops) propagates for the caller to word.
+    """
+    from nnott.checkpoint import creation_obstacle
+
+    try:
+        mode: int | None = path.stat().st_mode  # a link that loops raises here
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None
+    if mode is not None:
+        return None if stat.S_ISDIR(mode) else "is not a directory"
+    if path.is_symlink():
+        return f"is a symbolic link to {os.readlink(path)}, which does not exist"
+    obstacle = creation_obstacle(path)
+    if obstacle is not None:
+        return f"cannot exist: {obstacle}"
+    return _MISSING if must_exist else None
+
+
 def check_data_dir(
     data_dir: str | os.PathLike[str], *, must_exist: bool = True, hint: str = ""
 ) -> Path:
@@ -77,17 +111,40 @@ def check_data_dir(
 
     An explicit data dir comes first in the lookup order and receives downloads, so a wrong
     one must be reported, not passed over while a copy elsewhere is quietly used. A path
-    that exists but is not a directory always raises :class:`DatasetError`; so does a
-    missing one unless ``must_exist`` is False (``nnott-data fetch`` creates it). ``hint``
-    ends the message about a missing one (what else the user can do).
+    that exists but is not a directory always raises :class:`DatasetError`, and so does one
+    that cannot be made (a parent is a file; a symbolic link to nothing) or looked at (a
+    name too long, no permission); so does a missing one unless ``must_exist`` is False
+    (``nnott-data fetch`` creates it). ``hint`` ends the message about a missing one (what
+    else the user can do).
     """
-    path = Path(data_dir).expanduser()
-    if path.exists() and not path.is_dir():
-        raise DatasetError(f"data dir {path} is not a directory")
-    if must_exist and not path.is_dir():
+    path = _expanded(data_dir)
+    try:
+        problem = _data_dir_problem(path, must_exist)
+    except OSError as error:
+        raise DatasetError(f"data dir {path} cannot be used: {error.strerror or error}") from None
+    if problem == _MISSING:
         advice = f"fix the path; {hint}" if hint else "fix the path"
-        raise DatasetError(f"data dir {path} does not exist ({advice})")
+        raise DatasetError(f"data dir {path} {_MISSING} ({advice})")
+    if problem is not None:
+        raise DatasetError(f"data dir {path} {problem}")
     return path
+
+
+def _is_dir(path: Path) -> bool:
+    """``path.is_dir()``, where a path the file system will not look at (a name too long,
+    no permission to search a parent) counts as no directory: the lookup passes over it."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, where a path that cannot be looked at counts as no file."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def is_system_dir(directory: Path) -> bool:
@@ -100,7 +157,7 @@ def candidate_dirs(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None) -
     """Every directory searched for ``spec``'s files, in lookup order."""
     places: list[Path] = []
     if data_dir is not None:
-        explicit = Path(data_dir).expanduser()
+        explicit = _expanded(data_dir)
         places += [explicit / spec.name, explicit]
     from_env = os.environ.get(DATA_ENV, "").strip()
     if from_env:
@@ -114,20 +171,20 @@ def find_file(directory: Path, filename: str) -> Path | None:
     """``directory/filename``, or its uncompressed twin without ``.gz``, if either exists."""
     for name in (filename, filename.removesuffix(".gz")):
         candidate = directory / name
-        if candidate.is_file():
+        if _is_file(candidate):
             return candidate
     return None
 
 
 def _holds_all_files(spec: DatasetSpec, directory: Path) -> bool:
-    if spec.format == "cifar10-binary" and (directory / "cifar-10-batches-bin").is_dir():
+    if spec.format == "cifar10-binary" and _is_dir(directory / "cifar-10-batches-bin"):
         return True  # an already extracted archive
     return all(find_file(directory, file.filename) for file in spec.files.values())
 
 
 def holds_any_file(spec: DatasetSpec, directory: Path) -> bool:
     """True if ``directory`` holds at least one of ``spec``'s files (a partial copy counts)."""
-    if spec.format == "cifar10-binary" and (directory / "cifar-10-batches-bin").is_dir():
+    if spec.format == "cifar10-binary" and _is_dir(directory / "cifar-10-batches-bin"):
         return True
     return any(find_file(directory, file.filename) for file in spec.files.values())
 
@@ -135,7 +192,7 @@ def holds_any_file(spec: DatasetSpec, directory: Path) -> bool:
 def locate(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None = None) -> Path | None:
     """The first directory in lookup order that holds all of ``spec``'s files, or None."""
     for directory in candidate_dirs(spec, data_dir):
-        if directory.is_dir() and _holds_all_files(spec, directory):
+        if _is_dir(directory) and _holds_all_files(spec, directory):
             return directory
     return None
 
@@ -180,6 +237,7 @@ def download(spec: DatasetSpec, target: Path, roles: Iterable[str] | None = None
     import pooch  # imported here: loading the bundled set must not pay for it
 
     wanted = [spec.files[role] for role in (spec.files if roles is None else roles)]
+    _check_destinations(spec, target, [file.filename for file in wanted])
     created = [path for path in (target, *target.parents) if not path.exists()]
     try:
         target.mkdir(parents=True, exist_ok=True)
@@ -213,8 +271,13 @@ def download(spec: DatasetSpec, target: Path, roles: Iterable[str] | None = None
                 raise DownloadError(
                     f"cannot download dataset {spec.name!r}: {reason}; nothing was kept", reason
                 ) from None
-        for file in wanted:
-            _move_into_place(staging / file.filename, target / file.filename)
+        try:
+            for file in wanted:
+                _move_into_place(staging / file.filename, target / file.filename)
+        except OSError as error:
+            reason = f"cannot write to {target} ({error.strerror or error})"
+            message = f"cannot download dataset {spec.name!r}: {reason}"
+            raise DownloadError(message, reason) from None
         succeeded = True
     finally:
         pooch_log.setLevel(pooch_level)
@@ -222,6 +285,24 @@ def download(spec: DatasetSpec, target: Path, roles: Iterable[str] | None = None
         if not succeeded:
             _remove_empty(created)
     return target
+
+
+def _check_destinations(spec: DatasetSpec, target: Path, filenames: list[str]) -> None:
+    """Refuse, before anything is downloaded, a file where the directory ``target`` must
+    be (mkdir would only say "File exists"), and a directory where a downloaded file must
+    go: moving the file there would fail after the others were already moved into place."""
+    if target.exists() and not _is_dir(target):
+        reason = f"{target} is a file, where the directory of {spec.name} must go"
+        raise DownloadError(
+            f"cannot download dataset {spec.name!r}: {reason}; move it away", reason
+        )
+    for filename in filenames:
+        destination = target / filename
+        if _is_dir(destination):
+            reason = f"{destination} is a directory, where the file {filename} must go"
+            raise DownloadError(
+                f"cannot download dataset {spec.name!r}: {reason}; move it away", reason
+            )
 
 
 def _move_into_place(downloaded: Path, destination: Path) -> None:

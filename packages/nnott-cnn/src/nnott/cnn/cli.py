@@ -29,11 +29,13 @@ from nnott.checkpoint import load_checkpoint
 from nnott.cli import (
     DefaultsHelpFormatter,
     OneLineErrorParser,
+    check_distinct_files,
     format_table,
     make_parser,
     positive_float,
     positive_int,
     reserve_stdout_for_report,
+    user_path,
     write_json_report,
 )
 from nnott.cnn._version import __version__
@@ -54,6 +56,7 @@ from nnott.vectorized.training_cli import (
     interruptible,
     prepare_data,
     run_config,
+    run_files,
     run_training,
     setup_run,
     validate_training_args,
@@ -63,6 +66,7 @@ __all__ = ["PROG", "build_parser", "list_text", "main"]
 
 PROG = "nnott-cnn"
 TIER = "cnn"
+CNN_FIGURES = ("filters.png", "feature_maps.png")  # what --plot adds to the vectorized tier's
 
 
 # ------------------------------------------------------------------------------ parser
@@ -98,7 +102,8 @@ def _add_architecture_parser(commands: Any, arch: Architecture) -> None:
         "--width",
         type=_width,
         default=1.0,
-        help="multiply every hidden channel and unit count (0.25 makes a big model laptop-sized)",
+        help="multiply every hidden channel and unit count, up to 16 (0.25 makes a big model "
+        "laptop-sized; a layer keeps at least one channel, or its architecture's multiple)",
     )
     group.add_argument(
         "--summary",
@@ -107,7 +112,7 @@ def _add_architecture_parser(commands: Any, arch: Architecture) -> None:
     )
     group.add_argument(
         "--load",
-        type=Path,
+        type=user_path,
         default=None,
         metavar="PATH",
         help="start from the weights of this checkpoint (same architecture, width and classes)",
@@ -261,6 +266,7 @@ def _validate_cnn_args(args: argparse.Namespace) -> None:
             "--load starts a new run from saved weights, --resume continues one; give only one"
         )
     check_checkpoint_file("--load", args.load)
+    check_distinct_files(run_files(args, figures=CNN_FIGURES, loaded=args.load))
 
 
 def _image_geometry(image_shape: tuple[int, int, int]) -> tuple[int, int]:
@@ -391,8 +397,8 @@ def _plot_cnn_figures(model: Network, data: PreparedData, out: Path) -> dict[str
     image = data.standardizer.transform(data.dataset.test_images[:1])
     maps = first.forward(to_device(image))[0]
     return {
-        "filters": str(plot_filters(first.weight.data, out / "filters.png")),
-        "feature_maps": str(plot_feature_maps(maps, out / "feature_maps.png")),
+        "filters": str(plot_filters(first.weight.data, out / CNN_FIGURES[0])),
+        "feature_maps": str(plot_feature_maps(maps, out / CNN_FIGURES[1])),
     }
 
 

@@ -323,6 +323,20 @@ def _write_json(text: str, target: str) -> None:
         raise UsageError(f"--json {target}: cannot write the report ({error.strerror})") from None
 
 
+def _report_no_gpu(options: argparse.Namespace | None, error: NoGpuError) -> int:
+    """Write the report ``--json`` asked for, saying there is no GPU; returns the exit status:
+    :data:`EXIT_NO_GPU`, or :data:`EXIT_BAD_ARGUMENTS` with one more line when that report
+    cannot be written (a full disk, ``/dev/full``)."""
+    if options is None or options.json is None:
+        return EXIT_NO_GPU
+    try:
+        _write_json(no_gpu_report(dict(vars(options)), str(error), EXIT_NO_GPU), options.json)
+    except UsageError as write_error:
+        print(f"{PROG}: error: {write_error}", file=sys.stderr)
+        return EXIT_BAD_ARGUMENTS
+    return EXIT_NO_GPU
+
+
 def main(argv: Sequence[str] | None = None, *, array_module: Any = None) -> int:
     """Run the command; returns the exit status.
 
@@ -343,9 +357,7 @@ def main(argv: Sequence[str] | None = None, *, array_module: Any = None) -> int:
         return EXIT_BAD_ARGUMENTS
     except NoGpuError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
-        if options is not None and options.json is not None:
-            _write_json(no_gpu_report(dict(vars(options)), str(error), EXIT_NO_GPU), options.json)
-        return EXIT_NO_GPU
+        return _report_no_gpu(options, error)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

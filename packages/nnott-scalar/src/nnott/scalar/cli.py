@@ -23,6 +23,8 @@ from typing import Any
 from nnott.checkpoint import write_bytes_atomic, write_json_atomic
 from nnott.cli import (
     add_common_arguments,
+    check_distinct_files,
+    check_plot_dir,
     format_table,
     hidden_activation_names,
     make_parser,
@@ -58,6 +60,14 @@ DEFAULT_MOMENTUM = 0.9
 DEFAULT_LIMIT = 4000
 DEFAULT_TEST_LIMIT = 1000
 DEFAULT_HIDDEN_SIZES = [32]
+
+HISTORY_JSON = "scalar-history.json"
+HISTORY_CSV = "scalar-history.csv"
+HISTORY_PNG = "scalar-history.png"
+CONFUSION_PNG = "scalar-confusion.png"
+MISCLASSIFIED_PNG = "scalar-misclassified.png"
+PLOT_FILES = (HISTORY_JSON, HISTORY_CSV, HISTORY_PNG, CONFUSION_PNG, MISCLASSIFIED_PNG)
+"""The files ``--plot`` writes into ``--out``."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -298,8 +308,8 @@ def _write_history(out: Path, history: History) -> list[Path]:
     writer.writeheader()
     writer.writerows(rows)
     return [
-        write_json_atomic(out / "scalar-history.json", rows),
-        write_bytes_atomic(out / "scalar-history.csv", table.getvalue().encode("utf-8")),
+        write_json_atomic(out / HISTORY_JSON, rows),
+        write_bytes_atomic(out / HISTORY_CSV, table.getvalue().encode("utf-8")),
     ]
 
 
@@ -312,16 +322,16 @@ def _write_plots(
     written = []
     if history.train_loss:
         written.extend(_write_history(out, history))
-        written.append(plot_history(history.curves(), out / "scalar-history.png"))
+        written.append(plot_history(history.curves(), out / HISTORY_PNG))
     confusion = confusion_matrix(test.predictions, data.test_labels, num_classes)
-    written.append(plot_confusion_matrix(confusion, data.classes, out / "scalar-confusion.png"))
+    written.append(plot_confusion_matrix(confusion, data.classes, out / CONFUSION_PNG))
     written.append(
         plot_misclassified(
             data.test_images,
             data.test_labels,
             test.predictions,
             data.classes,
-            out / "scalar-misclassified.png",
+            out / MISCLASSIFIED_PNG,
         )
     )
     return written
@@ -334,7 +344,20 @@ def run(argv: list[str] | None = None) -> int:
         return _train(args)
 
 
+def _check_output_paths(args: argparse.Namespace) -> None:
+    """Before any work: the ``--out`` of ``--plot`` is usable (also the default one), and
+    ``--json`` is neither that directory nor one of the files ``--plot`` writes there (one
+    would overwrite the other, or the report fail after training)."""
+    check_plot_dir(args)
+    files: dict[str, Path | str | None] = {"--json": args.json}
+    if args.plot:
+        files["the --out directory"] = args.out
+        files.update({f"the {name} that --plot writes": args.out / name for name in PLOT_FILES})
+    check_distinct_files(files)
+
+
 def _train(args: argparse.Namespace) -> int:
+    _check_output_paths(args)
     if args.gpu:
         print(
             f"{PROG}: note: --gpu has no effect here; the scalar tier is pure Python "

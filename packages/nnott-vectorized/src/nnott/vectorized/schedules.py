@@ -333,6 +333,16 @@ SCHEDULES: tuple[str, ...] = (
 """Schedule names for command lines (see :func:`get_schedule`)."""
 
 
+def _default_milestones(epochs: int) -> list[int]:
+    """The multistep schedule's default: after half and after three quarters of the run.
+
+    In a short run both can fall on the same epoch, or on epoch 0 (a one-epoch run), where
+    they would divide the rate by ``1 / gamma**2`` at once; each epoch counts once, and
+    epoch 0 (the start, not a decay) not at all.
+    """
+    return sorted({milestone for milestone in (epochs // 2, (3 * epochs) // 4) if milestone > 0})
+
+
 def get_schedule(
     name: str,
     optimizer: HasLearningRate,
@@ -344,7 +354,8 @@ def get_schedule(
     """Build a schedule by name, with lengths given in epochs turned into steps.
 
     ``constant``; ``step`` (``step_epochs``, default a third of the run, ``gamma`` 0.1);
-    ``multistep`` (``milestones`` in epochs, default half and three quarters, ``gamma``);
+    ``multistep`` (``milestones`` in epochs, default half and three quarters of the run,
+    each epoch once, ``gamma``);
     ``exponential`` (``gamma`` per epoch, default 0.95, spread evenly over its batches);
     ``cosine`` (``warmup_epochs`` default 0, ``min_lr`` default 0); ``onecycle`` (peaks at
     the optimizer's rate; ``pct_start``, ``div_factor``, ``final_div_factor``);
@@ -360,7 +371,7 @@ def get_schedule(
             step_epochs = int(options.pop("step_epochs", max(1, epochs // 3)))
             return StepLR(optimizer, step_epochs * steps_per_epoch, **options)
         if key == "multistep":
-            milestones = options.pop("milestones", (epochs // 2, (3 * epochs) // 4))
+            milestones = options.pop("milestones", _default_milestones(epochs))
             steps = [int(m) * steps_per_epoch for m in milestones]
             return MultiStepLR(optimizer, steps, **options)
         if key == "exponential":

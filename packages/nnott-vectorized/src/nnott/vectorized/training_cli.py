@@ -35,6 +35,7 @@ import argparse
 import contextlib
 import itertools
 import math
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ from nnott.cli import (
     EXIT_TERMINATED,
     Terminated,
     add_common_arguments,
+    check_distinct_files,
+    check_plot_dir,
     format_table,
     non_negative_int,
     output_dir,
@@ -59,11 +62,12 @@ from nnott.cli import (
     seed_everything,
     select_device,
     unit_fraction,
+    user_path,
     write_json_report,
 )
 from nnott.data import DataLoader, Dataset, Standardizer, load, train_val_split
 from nnott.data.augment import add_augmentation_arguments, augmentation_from_args
-from nnott.errors import ConfigError
+from nnott.errors import ConfigError, DivergenceError
 from nnott.metrics import classification_table, confusion_matrix, precision_recall
 from nnott.progress import format_rate
 from nnott.vectorized.callbacks import EarlyStopping
@@ -231,7 +235,7 @@ def add_training_arguments(
         type=unit_fraction,
         default=0.0,
         metavar="EPS",
-        help="mix EPS of a uniform distribution into the targets",
+        help="mix EPS of a uniform distribution into the targets, EPS in [0, 1)",
     )
 
     schedule = parser.add_argument_group("learning-rate schedule")
@@ -312,7 +316,7 @@ def add_training_arguments(
     )
     stopping.add_argument(
         "--resume",
-        type=Path,
+        type=user_path,
         default=None,
         metavar="PATH",
         help="continue the run saved in this checkpoint; --epochs is the total to reach "
@@ -356,15 +360,72 @@ def validate_training_args(args: argparse.Namespace) -> None:
         )
     if args.lookahead_alpha > 1.0:
         raise ConfigError(f"--lookahead-alpha must be at most 1, not {args.lookahead_alpha}")
+    augmentation_from_args(args)  # refuses --mixup given twice and the like, before the data
     check_checkpoint_file("--resume", args.resume)
     _check_checkpoint_dir_is_free(args)
+    check_plot_dir(args)
+    check_distinct_files(run_files(args))
+
+
+PLOT_FILES: tuple[str, ...] = (
+    "history.json",
+    "history.csv",
+    "history.png",
+    "confusion_matrix.png",
+    "misclassified.png",
+)
+"""The files ``--plot`` writes into ``--out`` (the CNN tier adds its own)."""
+
+HISTORY_FILES = ("history.json", "history.csv")
+"""The files written into ``--checkpoint-dir`` besides the checkpoints."""
+
+
+def run_files(
+    args: argparse.Namespace, *, figures: Sequence[str] = (), loaded: Path | None = None
+) -> dict[str, Path | str | None]:
+    """Every file the run reads or writes, by role, for :func:`nnott.cli.check_distinct_files`.
+
+    ``figures`` are a tier's own files in ``--out`` with ``--plot``, ``loaded`` a checkpoint
+    it reads weights from (``--load``). Two roles that are meant to share a file are left
+    out: the ``--resume`` checkpoint in its own ``--checkpoint-dir`` (a run continued where
+    it was saved) and the history files when ``--out`` is the ``--checkpoint-dir``.
+    """
+    files: dict[str, Path | str | None] = {
+        "--json": args.json,
+        "the --resume checkpoint": args.resume,
+        "the --load checkpoint": loaded,
+    }
+    folder = args.checkpoint_dir
+    if folder is not None:
+        for name in (LAST_CHECKPOINT, BEST_CHECKPOINT, *HISTORY_FILES):
+            path = folder / name
+            if args.resume is None or not _same_path(path, args.resume):
+                files[f"the {name} written in --checkpoint-dir"] = path
+    if args.plot:
+        files["the --out directory"] = args.out
+        shared = folder is not None and _same_path(folder, args.out)
+        for name in (*PLOT_FILES, *figures):
+            if not (shared and name in HISTORY_FILES):
+                files[f"the {name} that --plot writes"] = args.out / name
+    return files
+
+
+def _same_path(first: Path, second: Path) -> bool:
+    """Whether two paths name the same place once links and ``..`` are resolved."""
+    return os.path.realpath(first) == os.path.realpath(second)
 
 
 def check_checkpoint_file(flag: str, path: Path | None) -> None:
     """Refuse a ``--resume``/``--load`` path that is no file, saying what it is instead."""
-    if path is None or path.is_file():
+    if path is None:
         return
-    if path.is_dir():
+    try:
+        if path.is_file():
+            return
+        is_dir = path.is_dir()
+    except OSError as error:  # a name too long, a link that loops
+        raise ConfigError(f"{flag}: cannot use {path}: {error.strerror or error}") from None
+    if is_dir:
         raise ConfigError(
             f"{flag}: {path} is a directory; give a checkpoint file in it, "
             f"such as {path / LAST_CHECKPOINT}"
@@ -404,6 +465,11 @@ def _check_schedule_lengths(args: argparse.Namespace) -> None:
             f"--warmup-epochs ({args.warmup_epochs}) must be fewer than --epochs ({args.epochs})"
         )
     milestones = args.lr_milestones
+    if milestones == []:  # --lr-milestones "": multistep would never decay
+        raise ConfigError(
+            "--lr-milestones is empty; give the epochs where the multistep schedule decays, "
+            "such as 5,8"
+        )
     if milestones is not None and any(
         later <= earlier for earlier, later in itertools.pairwise(milestones)
     ):
@@ -452,6 +518,7 @@ def prepare_data(args: argparse.Namespace) -> PreparedData:
     )
     if len(train_labels) == 0:
         raise ConfigError("no training images are left after the validation split")
+    _check_every_class_trains(args, dataset, train_labels)
     standardizer = Standardizer.fit(train_images)
     classes = dataset.num_classes
     train_loader = DataLoader(
@@ -475,6 +542,31 @@ def prepare_data(args: argparse.Namespace) -> PreparedData:
         num_classes=classes,
     )
     return PreparedData(train_loader, val_loader, test_loader, dataset, standardizer)
+
+
+def _check_every_class_trains(
+    args: argparse.Namespace, dataset: Dataset, train_labels: numpy.ndarray
+) -> None:
+    """Refuse a training part that lacks a class: the model could never learn to predict
+    it, and the test accuracy would be capped without a word. That happens when ``--limit``
+    is below the number of classes, or when the validation split takes the only images of
+    a class (``--limit 10 --val-split 0.1``)."""
+    classes = dataset.num_classes
+    missing = sorted(set(range(classes)) - set(numpy.unique(train_labels).tolist()))
+    if not missing:
+        return
+    if args.limit is not None and args.limit < classes:
+        raise ConfigError(
+            f"--limit {args.limit} is fewer than the {classes} classes of {dataset.name}; "
+            f"every class needs training images: give --limit {classes} or more "
+            "(more with --val-split)"
+        )
+    names = ", ".join(dataset.classes[index] for index in missing[:3])
+    more = ", ..." if len(missing) > 3 else ""
+    raise ConfigError(
+        f"--val-split {args.val_split:g} leaves no training images of {len(missing)} of the "
+        f"{classes} classes ({names}{more}); give a larger --limit or a smaller --val-split"
+    )
 
 
 # ----------------------------------------------------------------- optimizer, schedule
@@ -507,6 +599,12 @@ def build_schedule(args: argparse.Namespace, optimizer: Any, steps_per_epoch: in
         return None
     options: dict[str, Any] = {}
     name = args.lr_schedule
+    if name == "onecycle" and args.epochs * steps_per_epoch < 2:
+        raise ConfigError(
+            f"--lr-schedule onecycle rises and falls over at least 2 optimizer steps, but "
+            f"--epochs {args.epochs} of {steps_per_epoch} batch(es) make only 1; "
+            "give more --epochs or a smaller --batch-size"
+        )
     if name == "cosine":
         options.update(warmup_epochs=args.warmup_epochs, min_lr=args.min_lr)
     elif name == "step" and args.lr_step_epochs is not None:
@@ -626,6 +724,21 @@ def interruptible(prog: str, checkpoint_dir: Path | None) -> Iterator[None]:
         raise SystemExit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
 
 
+def _check_test_loss(test: Evaluation, epoch: int) -> None:
+    """Raise :class:`DivergenceError` when the test loss is NaN or infinite.
+
+    Training can end with every training and validation loss finite and still have
+    diverged: weights grown so large that the outputs of some test images overflow. An
+    accuracy measured on such outputs is no result, so the run ends in one line instead.
+    """
+    if math.isfinite(test.loss):
+        return
+    raise DivergenceError(
+        f"training diverged: after epoch {epoch} the test loss is {test.loss} (the model's "
+        "outputs overflow). Try a smaller learning rate or gradient clipping."
+    )
+
+
 def _rate_text(samples_per_s: float | None) -> str:
     if samples_per_s is None or not math.isfinite(samples_per_s):
         return "- (nothing trained)"
@@ -694,9 +807,9 @@ def run_training(
     ``--plot``, ``extra_figures(out)`` draws the tier's own figures into ``out`` and
     returns their paths by name, for the report's outputs. ``resume_checkpoint`` is the
     ``--resume`` file's contents when the caller has loaded them to check it, so that the
-    file is read once. A NaN or infinite loss raises
-    :class:`~nnott.errors.DivergenceError` (the command lines print it as one line and
-    exit 2).
+    file is read once. A NaN or infinite loss (of training, validation or the test set)
+    raises :class:`~nnott.errors.DivergenceError` (the command lines print it as one line
+    and exit 2).
     """
     prog = prog or f"nnott-{tier_name}"
     data = data if data is not None else prepare_data(args)
@@ -738,7 +851,11 @@ def run_training(
                 file=sys.stderr,
             )
     trainer.fit(train_loader, val_loader, epochs=args.epochs)
-    test = trainer.evaluate(test_loader)
+    # An overflow here is reported by _check_test_loss in one line; NumPy's warnings
+    # about it would only add noise (as they would in Trainer.fit, which silences them).
+    with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        test = trainer.evaluate(test_loader)
+    _check_test_loss(test, trainer.epoch)
 
     confusion = confusion_matrix(test.predictions, test.labels, dataset.num_classes)
     precision, recall = precision_recall(confusion)
