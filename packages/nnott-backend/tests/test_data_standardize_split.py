@@ -98,3 +98,14 @@ def test_split_zero_fraction_and_bad_fractions() -> None:
             train_val_split(images, labels, bad, seed=0)
     with pytest.raises(ConfigError, match="no training data"):
         train_val_split(images[:1], labels[:1], 0.5, seed=0)
+
+
+def test_a_training_part_missing_a_class_is_refused_naming_the_flag() -> None:
+    from nnott.data import check_every_class_trains
+
+    classes = ("cat", "dog", "owl")
+    check_every_class_trains(numpy.array([0, 1, 2, 2]), classes, "pets", limit=4, val_split=0.0)
+    with pytest.raises(ConfigError, match="--limit 2 is fewer than the 3 classes of pets"):
+        check_every_class_trains(numpy.array([0, 1]), classes, "pets", limit=2, val_split=0.0)
+    with pytest.raises(ConfigError, match=r"--val-split 0.5 leaves .* 1 of the 3 classes \(owl\)"):
+        check_every_class_trains(numpy.array([0, 1, 1]), classes, "pets", limit=6, val_split=0.5)

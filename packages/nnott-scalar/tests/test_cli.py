@@ -237,3 +237,21 @@ def test_output_paths_that_would_fail_at_the_end_are_refused_before_training(
         assert captured.err.startswith(f"nnott-scalar: error: {message}")
     assert (tmp_path / "nnott-output").read_text() == "notes"
     assert not history.exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (["--limit", "5"], "--limit 5 is fewer than the 10 classes"),
+        (["--limit", "10", "--val-split", "0.1"], "leaves no training images of 1 of the 10"),
+        (["--hidden-sizes", "", "--hidden-dropout", "0.5"], "--hidden-dropout has no effect"),
+        (["--hidden-sizes", "", "--hidden-activations", "tanh"], "--hidden-activations has no"),
+    ],
+    ids=["limit-below-classes", "split-takes-a-class", "dropout-no-layers", "names-no-layers"],
+)
+def test_flags_that_cannot_work_are_refused_in_one_line(
+    flags: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main([*flags, "--epochs", "1", "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and said in err[0], err

@@ -39,7 +39,7 @@ def seed(value: int) -> None:
         from nnott.backend.device import gpu_available
 
         if gpu_available():
-            cupy.random.seed(value)
+            cupy.random.seed(value % 2**64)  # CuPy keeps a 64-bit seed, as NumPy's legacy 32
 
 
 def get_seed() -> int:

@@ -19,7 +19,7 @@ and :mod:`~.cifar` (file formats), :mod:`~.standardize`, :mod:`~.split`, :mod:`~
 from nnott.data.dataset import DEFAULT_DATASET, Dataset, FetchReport, available, fetch, info, load
 from nnott.data.loader import DataLoader
 from nnott.data.registry import DatasetInfo
-from nnott.data.split import train_val_split
+from nnott.data.split import check_every_class_trains, train_val_split
 from nnott.data.standardize import Standardizer
 
 __all__ = [
@@ -33,5 +33,6 @@ __all__ = [
     "fetch",
     "info",
     "load",
+    "check_every_class_trains",
     "train_val_split",
 ]

@@ -6,7 +6,7 @@ import numpy
 
 from nnott.errors import ConfigError
 
-__all__ = ["train_val_split"]
+__all__ = ["check_every_class_trains", "train_val_split"]
 
 _SPLIT_STREAM = 0x53504C  # "SPL": keeps the split's draws apart from other seeded streams
 
@@ -54,3 +54,37 @@ def train_val_split(
             f"out of {len(labels)} samples"
         )
     return images[~is_val], labels[~is_val], images[is_val], labels[is_val]
+
+
+def check_every_class_trains(
+    train_labels: numpy.ndarray,
+    classes: tuple[str, ...] | list[str],
+    dataset_name: str,
+    *,
+    limit: int | None,
+    val_split: float,
+) -> None:
+    """Refuse a training part that lacks a class (raises :class:`ConfigError`).
+
+    A model could never learn to predict a class it never sees, and its test accuracy
+    would be capped without a word. That happens when ``--limit`` is below the number of
+    classes, or when the validation split takes the only images of a class (``--limit 10
+    --val-split 0.1``). The message names the flag to change.
+    """
+    count = len(classes)
+    seen = set(numpy.unique(numpy.asarray(train_labels)).tolist())
+    missing = [index for index in range(count) if index not in seen]
+    if not missing:
+        return
+    if limit is not None and limit < count:
+        raise ConfigError(
+            f"--limit {limit} is fewer than the {count} classes of {dataset_name}; "
+            f"every class needs training images: give --limit {count} or more "
+            "(more with --val-split)"
+        )
+    names = ", ".join(classes[index] for index in missing[:3])
+    more = ", ..." if len(missing) > 3 else ""
+    raise ConfigError(
+        f"--val-split {val_split:g} leaves no training images of {len(missing)} of the "
+        f"{count} classes ({names}{more}); give a larger --limit or a smaller --val-split"
+    )

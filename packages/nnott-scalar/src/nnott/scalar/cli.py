@@ -212,13 +212,16 @@ def prepare_data(args: argparse.Namespace) -> PreparedData:
     This is the edge of the scalar tier: NumPy arrays come in from :mod:`nnott.data` and
     leave as nested Python lists of floats.
     """
-    from nnott.data import Standardizer, load, train_val_split
+    from nnott.data import Standardizer, check_every_class_trains, load, train_val_split
 
     data = load(args.dataset, data_dir=args.data_dir).limit(
         args.limit, args.test_limit, seed=args.seed
     )
     train_images, train_labels, val_images, val_labels = train_val_split(
         data.train_images, data.train_labels, args.val_split, seed=args.seed
+    )
+    check_every_class_trains(
+        train_labels, data.classes, data.name, limit=args.limit, val_split=args.val_split
     )
     scaler = Standardizer.fit(train_images)
 
@@ -356,6 +359,22 @@ def _check_output_paths(args: argparse.Namespace) -> None:
     check_distinct_files(files)
 
 
+def _check_hidden_layer_flags(args: argparse.Namespace) -> None:
+    """Refuse the hidden-layer flags for a network without hidden layers (``--hidden-sizes
+    ""``, a linear classifier): they would change nothing."""
+    if args.hidden_sizes:
+        return
+    for flag, given in (
+        ("--hidden-activations", args.hidden_activations is not None),
+        ("--hidden-dropout", args.hidden_dropout > 0.0),
+    ):
+        if given:
+            raise ConfigError(
+                f'{flag} has no effect with --hidden-sizes "" (no hidden layers); drop it '
+                "or give hidden sizes"
+            )
+
+
 def _train(args: argparse.Namespace) -> int:
     _check_output_paths(args)
     if args.gpu:
@@ -364,6 +383,7 @@ def _train(args: argparse.Namespace) -> int:
             "(try nnott-vectorized --gpu)",
             file=sys.stderr,
         )
+    _check_hidden_layer_flags(args)
     activations = hidden_activation_names(
         args.hidden_sizes, args.hidden_activations, get_activation
     )

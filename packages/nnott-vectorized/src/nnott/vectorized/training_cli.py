@@ -65,7 +65,14 @@ from nnott.cli import (
     user_path,
     write_json_report,
 )
-from nnott.data import DataLoader, Dataset, Standardizer, load, train_val_split
+from nnott.data import (
+    DataLoader,
+    Dataset,
+    Standardizer,
+    check_every_class_trains,
+    load,
+    train_val_split,
+)
 from nnott.data.augment import add_augmentation_arguments, augmentation_from_args
 from nnott.errors import ConfigError, DivergenceError
 from nnott.metrics import classification_table, confusion_matrix, precision_recall
@@ -518,7 +525,9 @@ def prepare_data(args: argparse.Namespace) -> PreparedData:
     )
     if len(train_labels) == 0:
         raise ConfigError("no training images are left after the validation split")
-    _check_every_class_trains(args, dataset, train_labels)
+    check_every_class_trains(
+        train_labels, dataset.classes, dataset.name, limit=args.limit, val_split=args.val_split
+    )
     standardizer = Standardizer.fit(train_images)
     classes = dataset.num_classes
     train_loader = DataLoader(
@@ -542,34 +551,6 @@ def prepare_data(args: argparse.Namespace) -> PreparedData:
         num_classes=classes,
     )
     return PreparedData(train_loader, val_loader, test_loader, dataset, standardizer)
-
-
-def _check_every_class_trains(
-    args: argparse.Namespace, dataset: Dataset, train_labels: numpy.ndarray
-) -> None:
-    """Refuse a training part that lacks a class: the model could never learn to predict
-    it, and the test accuracy would be capped without a word. That happens when ``--limit``
-    is below the number of classes, or when the validation split takes the only images of
-    a class (``--limit 10 --val-split 0.1``)."""
-    classes = dataset.num_classes
-    missing = sorted(set(range(classes)) - set(numpy.unique(train_labels).tolist()))
-    if not missing:
-        return
-    if args.limit is not None and args.limit < classes:
-        raise ConfigError(
-            f"--limit {args.limit} is fewer than the {classes} classes of {dataset.name}; "
-            f"every class needs training images: give --limit {classes} or more "
-            "(more with --val-split)"
-        )
-    names = ", ".join(dataset.classes[index] for index in missing[:3])
-    more = ", ..." if len(missing) > 3 else ""
-    raise ConfigError(
-        f"--val-split {args.val_split:g} leaves no training images of {len(missing)} of the "
-        f"{classes} classes ({names}{more}); give a larger --limit or a smaller --val-split"
-    )
-
-
-# ----------------------------------------------------------------- optimizer, schedule
 
 
 def build_optimizer(args: argparse.Namespace, params: Sequence[Any]) -> Any:
