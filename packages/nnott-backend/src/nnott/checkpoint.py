@@ -232,11 +232,11 @@ def _write_all(descriptor: int, data: bytes) -> None:
         view = view[os.write(descriptor, view) :]
 
 
-def _write_to_stream(target: Path, data: bytes) -> Path:
+def _write_to_stream(target: Path, data: bytes, descriptor: int | None) -> Path:
     """Write ``data`` straight into a device, FIFO, socket or this process's own stdout or
-    stderr (nothing there to keep whole), after the text already printed."""
+    stderr (``descriptor``, see :func:`_standard_descriptor`; nothing there to keep whole),
+    after the text already printed."""
     _flush_standard_streams()
-    descriptor = _standard_descriptor(target)
     try:
         if descriptor is not None:
             _write_all(descriptor, data)
@@ -274,8 +274,9 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     this process's stdout or stderr is redirected to (``/dev/stdout`` naming ``run.log``).
     """
     requested = Path(path)
-    if _is_stream(requested) or _standard_descriptor(requested) is not None:
-        return _write_to_stream(requested, data)
+    standard = _standard_descriptor(requested)
+    if standard is not None or _is_stream(requested):
+        return _write_to_stream(requested, data, standard)
     target = requested
     try:
         target = _link_target(requested)

@@ -58,6 +58,7 @@ __all__ = [
     "Terminated",
     "add_common_arguments",
     "check_distinct_files",
+    "check_hidden_layer_flags",
     "check_plot_dir",
     "format_table",
     "hidden_activation_names",
@@ -71,6 +72,7 @@ __all__ = [
     "positive_int_list",
     "reserve_stdout_for_report",
     "run_main",
+    "same_file",
     "seed_everything",
     "select_device",
     "sigterm_raises",
@@ -294,7 +296,7 @@ def check_plot_dir(args: argparse.Namespace) -> None:
         raise ConfigError(f"--out: {error}") from None
 
 
-def _same_file(first: Path, second: Path) -> bool:
+def same_file(first: Path, second: Path) -> bool:
     """Whether two paths name one file or directory (after symbolic links and ``..``, and
     hard links where both exist), existing or not."""
     try:
@@ -329,7 +331,7 @@ def check_distinct_files(files: Mapping[str, Path | str | None]) -> None:
     ]
     for index, (role, path) in enumerate(named):
         for other_role, other in named[index + 1 :]:
-            if _same_file(path, other):
+            if same_file(path, other):
                 raise ConfigError(
                     f"{role} and {other_role} are both {path}; give each its own path"
                 )
@@ -382,6 +384,24 @@ def hidden_activation_names(
     for name in chosen:
         check(name)
     return chosen
+
+
+def check_hidden_layer_flags(sizes: Sequence[int], given: Mapping[str, bool]) -> None:
+    """Refuse the flags that shape hidden layers when there are none (``--hidden-sizes ""``,
+    a linear classifier): they would change nothing, and the user meant something else.
+
+    ``given`` maps each such flag of the tier to whether it was given. Raises
+    :class:`~nnott.errors.ConfigError` naming every one given.
+    """
+    if sizes:
+        return
+    named = [flag for flag, was_given in given.items() if was_given]
+    if named:
+        has, it = ("has", "it") if len(named) == 1 else ("have", "them")
+        raise ConfigError(
+            f"{' and '.join(named)} {has} no effect without hidden layers "
+            f"(--hidden-sizes is empty); drop {it} or give hidden sizes"
+        )
 
 
 def make_parser(

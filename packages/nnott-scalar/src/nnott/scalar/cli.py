@@ -24,6 +24,7 @@ from nnott.checkpoint import write_bytes_atomic, write_json_atomic
 from nnott.cli import (
     add_common_arguments,
     check_distinct_files,
+    check_hidden_layer_flags,
     check_plot_dir,
     format_table,
     hidden_activation_names,
@@ -359,22 +360,6 @@ def _check_output_paths(args: argparse.Namespace) -> None:
     check_distinct_files(files)
 
 
-def _check_hidden_layer_flags(args: argparse.Namespace) -> None:
-    """Refuse the hidden-layer flags for a network without hidden layers (``--hidden-sizes
-    ""``, a linear classifier): they would change nothing."""
-    if args.hidden_sizes:
-        return
-    for flag, given in (
-        ("--hidden-activations", args.hidden_activations is not None),
-        ("--hidden-dropout", args.hidden_dropout > 0.0),
-    ):
-        if given:
-            raise ConfigError(
-                f'{flag} has no effect with --hidden-sizes "" (no hidden layers); drop it '
-                "or give hidden sizes"
-            )
-
-
 def _train(args: argparse.Namespace) -> int:
     _check_output_paths(args)
     if args.gpu:
@@ -383,7 +368,13 @@ def _train(args: argparse.Namespace) -> int:
             "(try nnott-vectorized --gpu)",
             file=sys.stderr,
         )
-    _check_hidden_layer_flags(args)
+    check_hidden_layer_flags(
+        args.hidden_sizes,
+        {
+            "--hidden-activations": args.hidden_activations is not None,
+            "--hidden-dropout": args.hidden_dropout > 0.0,
+        },
+    )
     activations = hidden_activation_names(
         args.hidden_sizes, args.hidden_activations, get_activation
     )

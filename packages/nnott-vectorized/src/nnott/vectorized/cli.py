@@ -18,6 +18,7 @@ from typing import Any
 
 from nnott.checkpoint import Checkpoint, load_checkpoint
 from nnott.cli import (
+    check_hidden_layer_flags,
     hidden_activation_names,
     make_parser,
     positive_int_list,
@@ -87,30 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def model_activations(args: argparse.Namespace) -> list[str]:
     """One activation name per hidden layer, checked (raises :class:`ConfigError`)."""
-    _check_hidden_layer_flags(args)
+    check_hidden_layer_flags(
+        args.hidden_sizes,
+        {
+            "--hidden-activations": bool(args.hidden_activations),
+            "--batchnorm": args.batchnorm,
+            "--dropout": args.dropout > 0.0,
+        },
+    )
     return hidden_activation_names(args.hidden_sizes, args.hidden_activations, get_activation)
-
-
-def _check_hidden_layer_flags(args: argparse.Namespace) -> None:
-    """Refuse the flags that shape hidden layers when there are none (``--hidden-sizes ""``,
-    a linear classifier): they would change nothing, and the user meant something else."""
-    if args.hidden_sizes:
-        return
-    given = [
-        flag
-        for flag, value in (
-            ("--hidden-activations", bool(args.hidden_activations)),
-            ("--batchnorm", args.batchnorm),
-            ("--dropout", args.dropout > 0.0),
-        )
-        if value
-    ]
-    if given:
-        has, it = ("has", "it") if len(given) == 1 else ("have", "them")
-        raise ConfigError(
-            f"{' and '.join(given)} {has} no effect without hidden layers "
-            f"(--hidden-sizes is empty); drop {it} or give hidden sizes"
-        )
 
 
 def main(argv: list[str] | None = None) -> int:

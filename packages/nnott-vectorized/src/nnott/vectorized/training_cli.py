@@ -35,7 +35,6 @@ import argparse
 import contextlib
 import itertools
 import math
-import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -59,6 +58,7 @@ from nnott.cli import (
     positive_float,
     positive_int,
     positive_int_list,
+    same_file,
     seed_everything,
     select_device,
     unit_fraction,
@@ -406,20 +406,15 @@ def run_files(
     if folder is not None:
         for name in (LAST_CHECKPOINT, BEST_CHECKPOINT, *HISTORY_FILES):
             path = folder / name
-            if args.resume is None or not _same_path(path, args.resume):
+            if args.resume is None or not same_file(path, args.resume):
                 files[f"the {name} written in --checkpoint-dir"] = path
     if args.plot:
         files["the --out directory"] = args.out
-        shared = folder is not None and _same_path(folder, args.out)
+        shared = folder is not None and same_file(folder, args.out)
         for name in (*PLOT_FILES, *figures):
             if not (shared and name in HISTORY_FILES):
                 files[f"the {name} that --plot writes"] = args.out / name
     return files
-
-
-def _same_path(first: Path, second: Path) -> bool:
-    """Whether two paths name the same place once links and ``..`` are resolved."""
-    return os.path.realpath(first) == os.path.realpath(second)
 
 
 def check_checkpoint_file(flag: str, path: Path | None) -> None:
