@@ -78,6 +78,8 @@ BAD_FLAGS = [
     ("--batch-size", "1.5"),
     ("--lr", "0"),
     ("--lr", "-0.1"),
+    ("--lr", "-1e-3"),  # scientific notation: the value, not an unknown option
+    ("--lr", "-2.5E+1"),
     ("--lr", "nan"),
     ("--val-split", "1"),
     ("--val-split", "-0.1"),
@@ -107,6 +109,18 @@ def test_a_plain_argparse_parser_also_exits_2(
         _parser(argparse.ArgumentParser).parse_args([flag, value])
     assert caught.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1].startswith(f"{PROG}: error: argument {flag}")
+
+
+def test_hidden_layer_sizes_stop_at_a_million_units() -> None:
+    from nnott.cli import MAX_LAYER_SIZE, layer_size_list
+
+    assert layer_size_list("512, 256") == [512, 256]
+    assert layer_size_list(str(MAX_LAYER_SIZE)) == [MAX_LAYER_SIZE]
+    for text in (str(MAX_LAYER_SIZE + 1), "10," + "1" + "0" * 20):  # 10^20 broke NumPy
+        with pytest.raises(argparse.ArgumentTypeError, match="at most 1,048,576 units"):
+            layer_size_list(text)
+    with pytest.raises(argparse.ArgumentTypeError):
+        layer_size_list("0")
 
 
 def test_help_shows_the_defaults_that_matter(capsys: pytest.CaptureFixture[str]) -> None:

@@ -143,3 +143,15 @@ def test_running_mean_reads_the_device_once_per_value_not_per_update() -> None:
 
 def test_docstring_examples() -> None:
     assert doctest.testmod(metrics).failed == 0
+
+
+def test_loss_diverged_draws_the_line_above_any_plausible_cross_entropy():
+    from nnott.metrics import DIVERGED_LOSS, loss_diverged
+
+    assert not loss_diverged(2.302585)  # chance for ten classes
+    assert not loss_diverged(60.0)  # confidently wrong, yet a real result
+    assert not loss_diverged(DIVERGED_LOSS)
+    assert loss_diverged(DIVERGED_LOSS * 1.01)
+    assert loss_diverged(1e72)
+    assert loss_diverged(float("nan"))
+    assert loss_diverged(float("inf"))

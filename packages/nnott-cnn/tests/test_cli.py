@@ -37,8 +37,9 @@ def test_list_shows_every_architecture_and_its_notes(capsys):
     assert "421,738" in baseline_row  # nnott's own model: its count, not a dash
 
 
-def test_version(capsys):
-    assert main(["--version"]) == 0
+@pytest.mark.parametrize("argv", [["--version"], ["lenet", "--version"], ["list", "--version"]])
+def test_version(argv, capsys):
+    assert main(argv) == 0
     assert capsys.readouterr().out.startswith("nnott-cnn 0.")
 
 
@@ -196,3 +197,11 @@ def test_sigterm_mid_run_is_one_line_and_exit_143(capsys, tmp_path, monkeypatch)
     )
     assert load_checkpoint(last).metadata["epoch"] == 1
     assert sorted(p.name for p in checkpoints.iterdir()) == ["best.safetensors", "last.safetensors"]
+
+
+def test_the_console_script_imports_nothing_heavy_before_ctrl_c_is_answered():
+    """nnott-cnn's console script imports the command line inside nnott.launcher's guard."""
+    from nnott.testing.scripts import console_script_target, heavy_imports_of
+
+    assert console_script_target("nnott-cnn") == "nnott._cnn_script:main"
+    assert heavy_imports_of("nnott._cnn_script") == []

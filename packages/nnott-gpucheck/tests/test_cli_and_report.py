@@ -266,3 +266,11 @@ def test_compare_torch_without_torch_is_skipped_with_a_note(
     assert report["torch"]["tflops"] is None
     assert report["torch"]["note"] == "skipped: PyTorch is not installed"
     assert report["stress"] is None
+
+
+def test_the_console_script_imports_nothing_heavy_before_ctrl_c_is_answered():
+    """nnott-gpucheck's console script imports the command line inside nnott.launcher's guard."""
+    from nnott.testing.scripts import console_script_target, heavy_imports_of
+
+    assert console_script_target("nnott-gpucheck") == "nnott._gpucheck_script:main"
+    assert heavy_imports_of("nnott._gpucheck_script") == []

@@ -255,3 +255,11 @@ def test_flags_that_cannot_work_are_refused_in_one_line(
     code = main([*flags, "--epochs", "1", "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and said in err[0], err
+
+
+def test_the_console_script_imports_nothing_heavy_before_ctrl_c_is_answered():
+    """nnott-scalar's console script imports the command line inside nnott.launcher's guard."""
+    from nnott.testing.scripts import console_script_target, heavy_imports_of
+
+    assert console_script_target("nnott-scalar") == "nnott._scalar_script:main"
+    assert heavy_imports_of("nnott._scalar_script") == []

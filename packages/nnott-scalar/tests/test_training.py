@@ -93,6 +93,17 @@ def test_divergence_is_reported() -> None:
         fit(network, SGD(network, lr=0.1), inputs, labels, epochs=3, batch_size=2)
 
 
+def test_a_huge_but_finite_loss_is_a_divergence() -> None:
+    """Python floats carry an exploded network's loss far past where float32 overflows
+    (1e70 and more at a large --lr); a mean above nnott.metrics.DIVERGED_LOSS must end the
+    run like a NaN does, not be reported as a result."""
+    inputs, labels = _two_blobs(8)
+    network = Network([2, 2])
+    network.set_weights([[[1e5, 1e5], [-1e5, -1e5]]], [[0.0, 0.0]])  # every point wrong
+    with pytest.raises(DivergenceError, match=r"loss became \d\.\d+e\+05 in epoch 1"):
+        fit(network, SGD(network, lr=0.1), inputs, labels, epochs=1, batch_size=4)
+
+
 def test_a_last_step_that_breaks_the_weights_is_caught() -> None:
     """One batch per epoch: its loss is finite (taken before the step) and only the step
     overflows the weights, which the epoch's own check cannot see; fit must stop there

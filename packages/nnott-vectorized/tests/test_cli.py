@@ -150,6 +150,24 @@ def test_zero_epochs_reports_no_speed(tmp_path, capsys):
     assert json.loads((tmp_path / "r.json").read_text())["train_samples_per_s"] is None
 
 
+@pytest.mark.parametrize(("flags", "init"), [([], "auto"), (["--init", "xavier"], "xavier")])
+def test_init_follows_the_activation_unless_a_scheme_is_forced(flags, init, monkeypatch):
+    """By default the command line builds its MLP as mlp() does (init="auto"), so the same
+    seed gives the scalar and vectorized command lines the same initial weights."""
+    import nnott.vectorized.cli as cli
+
+    seen: list[str] = []
+    build_mlp = cli.mlp
+
+    def recording_mlp(*args, **kwargs):
+        seen.append(kwargs["init"])
+        return build_mlp(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "mlp", recording_mlp)
+    assert main([*TINY, "--epochs", "0", *flags]) == 0
+    assert seen == [init]
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as stop:
         build_parser().parse_args(["--version"])
@@ -298,3 +316,11 @@ def test_resume_expands_the_home_directory_and_names_unusable_paths(tmp_path, ca
     assert "resumed from" in capsys.readouterr().err
     too_long = "x" * 300
     assert "cannot use" in one_line_refusal(capsys, [*ONE_EPOCH, "--resume", too_long])
+
+
+def test_the_console_script_imports_nothing_heavy_before_ctrl_c_is_answered():
+    """nnott-vectorized's console script imports the command line inside nnott.launcher's guard."""
+    from nnott.testing.scripts import console_script_target, heavy_imports_of
+
+    assert console_script_target("nnott-vectorized") == "nnott._vectorized_script:main"
+    assert heavy_imports_of("nnott._vectorized_script") == []

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import signal
 import sys
 import threading
@@ -46,12 +47,14 @@ from nnott import backend
 from nnott.backend import device as backend_device
 from nnott.backend.device import ENV_VARIABLE
 from nnott.errors import ConfigError, GpuUnavailableError, NnottError
+from nnott.launcher import EXIT_INTERRUPTED  # 130, as a shell reports Ctrl-C
 
 __all__ = [
     "DEFAULT_OUT_DIR",
     "DEFAULT_VAL_SPLIT",
     "EXIT_INTERRUPTED",
     "EXIT_TERMINATED",
+    "MAX_LAYER_SIZE",
     "STDOUT",
     "DefaultsHelpFormatter",
     "OneLineErrorParser",
@@ -63,6 +66,7 @@ __all__ = [
     "format_table",
     "hidden_activation_names",
     "int_list",
+    "layer_size_list",
     "make_parser",
     "non_negative_int",
     "output_dir",
@@ -92,7 +96,6 @@ STDOUT = "-"
 """What ``--json -`` stands for: the report goes to standard output (the tables to stderr)."""
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130, as a shell reports Ctrl-C
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143, as a shell reports SIGTERM
 EXIT_BROKEN_PIPE = 141
 
@@ -167,6 +170,26 @@ def int_list(text: str) -> list[int]:
 def positive_int_list(text: str) -> list[int]:
     """An argparse type: comma-separated whole numbers >= 1 (hidden layer sizes)."""
     return [positive_int(item) for item in _split_items(text)]
+
+
+MAX_LAYER_SIZE = 1 << 20
+"""The widest hidden layer the MLP command lines build: 1,048,576 units.
+
+A 784-input layer that wide already holds 3.3 GB of float32 weights; a size beyond it is a
+typo (an extra zero or three). Unchecked, a size of 10^20 does not even reach an
+out-of-memory error: NumPy refuses the shape with a traceback.
+"""
+
+
+def layer_size_list(text: str) -> list[int]:
+    """An argparse type: hidden layer sizes, whole numbers from 1 to :data:`MAX_LAYER_SIZE`."""
+    sizes = positive_int_list(text)
+    for size in sizes:
+        if size > MAX_LAYER_SIZE:
+            raise argparse.ArgumentTypeError(
+                f"a hidden layer may have at most {MAX_LAYER_SIZE:,} units, not {size:,}"
+            )
+    return sizes
 
 
 def str_list(text: str) -> list[str]:
@@ -346,7 +369,18 @@ class OneLineErrorParser(argparse.ArgumentParser):
     Plain argparse prints the whole usage text before the error; a learner then has to
     find the one line that matters. This parser prints only that line and a pointer to
     ``--help``.
+
+    It also reads a value written in scientific notation with a minus sign, as in
+    ``--lr -1e-3``, as that option's value; plain argparse (before Python 3.13) takes it for
+    an unknown option and says the value is missing, where the option's own check says
+    what is wrong with it.
     """
+
+    _NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = self._NEGATIVE_NUMBER
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")

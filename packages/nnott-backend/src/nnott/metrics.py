@@ -12,6 +12,7 @@ averaging a loss over an epoch costs one device-to-host copy per epoch, not one 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,12 +22,30 @@ from nnott.backend import get_array_module, to_cpu, to_device
 from nnott.cli import format_table
 
 __all__ = [
+    "DIVERGED_LOSS",
     "RunningMean",
     "accuracy",
     "classification_table",
     "confusion_matrix",
+    "loss_diverged",
     "precision_recall",
 ]
+
+DIVERGED_LOSS = 1e4
+"""A mean cross-entropy (nats per sample) above which training has diverged.
+
+A loss of ``L`` nats means the true class's logit sits ``L`` below the largest one; a
+network that guesses at chance scores ``ln(classes)`` (2.3 for ten classes), and even one
+that is confidently wrong about every image stays within tens of nats. Ten thousand
+nats only come from logits that exploded. The float32 tiers see such runs overflow to
+infinity soon after; the scalar tier's Python floats (float64) would carry them on to
+losses of 1e70 and more and report them as results.
+"""
+
+
+def loss_diverged(loss: float) -> bool:
+    """True when ``loss`` is NaN, infinite or above :data:`DIVERGED_LOSS`."""
+    return not math.isfinite(loss) or loss > DIVERGED_LOSS
 
 
 def _same_module(*arrays: Any) -> tuple[Any, list[Any]]:

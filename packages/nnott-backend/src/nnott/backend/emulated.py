@@ -7,6 +7,10 @@ that CuPy refuses. :class:`EmulatedArray` reproduces those refusals on the CPU:
 
 - ``numpy.asarray(a)`` raises the TypeError CuPy raises (``__array__`` refuses);
 - ``a + numpy_array`` and ``numpy_array + a`` raise (``__array_ufunc__ = None``);
+- a NumPy ufunc on emulated arrays alone (``numpy.exp(a)``) raises too, where CuPy would
+  run it on the device. That is stricter than CuPy on purpose: library code computes
+  with ``xp`` only (a NumPy call that happens to work on CuPy is still NumPy code in the
+  wrong place), and the refusal finds every call that does not;
 - functions of :data:`emulated_module` refuse NumPy array arguments;
 - only names that CuPy itself has are offered (frozen in ``_cupy_api.py``);
 - reductions return 0-d arrays, as CuPy's do, and reading one into Python

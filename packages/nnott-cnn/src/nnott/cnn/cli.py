@@ -179,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for arch in list_architectures():
         _add_architecture_parser(commands, arch)
+    for command in commands.choices.values():  # `nnott-cnn lenet --version` works too
+        command.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return parser
 
 

@@ -28,10 +28,10 @@ from nnott.cli import (
     check_plot_dir,
     format_table,
     hidden_activation_names,
+    layer_size_list,
     make_parser,
     non_negative_int,
     positive_int,
-    positive_int_list,
     reserve_stdout_for_report,
     run_main,
     seed_everything,
@@ -40,7 +40,8 @@ from nnott.cli import (
     write_json_report,
 )
 from nnott.data.augment import add_augmentation_arguments, augmentation_from_args
-from nnott.errors import ConfigError
+from nnott.errors import ConfigError, DivergenceError
+from nnott.metrics import loss_diverged
 from nnott.progress import format_rate, progress_bar, set_postfix
 from nnott.scalar._version import __version__
 from nnott.scalar.activations import ACTIVATION_NAMES, get_activation
@@ -97,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     model = parser.add_argument_group("network")
     model.add_argument(
         "--hidden-sizes",
-        type=positive_int_list,
+        type=layer_size_list,
         default=DEFAULT_HIDDEN_SIZES,
         metavar="N,N,...",
         help="neurons per hidden layer, e.g. 64,32 ('' for none: softmax regression)",
@@ -421,6 +422,10 @@ def _train(args: argparse.Namespace) -> int:
         ),
     )
     test = evaluate(network, data.test_inputs, data.test_labels)
+    if loss_diverged(test.loss):  # every training loss finite, yet the outputs exploded
+        raise DivergenceError(
+            f"training diverged: the test loss is {test.loss:.4g}; try a smaller --lr"
+        )
 
     if history.train_loss:
         print(_history_table(history))

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from nnott.backend import derive_rng
 from nnott.errors import ConfigError, DivergenceError
+from nnott.metrics import loss_diverged
 from nnott.scalar.losses import cross_entropy
 from nnott.scalar.network import Gradients, Network, SampleTracer
 from nnott.scalar.optim import SGD
@@ -170,9 +171,10 @@ def train_epoch(
         stats = network.accumulate_gradients(
             batch_inputs, batch_labels, grads, training=True, tracer=tracer
         )
-        if not math.isfinite(stats.loss_sum):
+        if loss_diverged(stats.loss_sum / max(stats.count, 1)):
             raise DivergenceError(
-                f"the loss became {stats.loss_sum} in epoch {epoch + 1} after {seen} samples; "
+                f"the loss became {stats.loss_sum / max(stats.count, 1):.4g} in epoch "
+                f"{epoch + 1} after {seen} samples; "
                 "try a smaller --lr"
             )
         grads.scale(1.0 / stats.count)
@@ -263,9 +265,9 @@ def fit(
         validation = None
         if val_inputs is not None and val_labels is not None and len(val_inputs) > 0:
             validation = evaluate(network, val_inputs, val_labels)
-            if not math.isfinite(validation.loss):
+            if loss_diverged(validation.loss):
                 raise DivergenceError(
-                    f"the validation loss became {validation.loss} after epoch {epoch + 1}; "
+                    f"the validation loss became {validation.loss:.4g} after epoch {epoch + 1}; "
                     "try a smaller --lr"
                 )
             history.val_loss.append(validation.loss)

@@ -20,8 +20,8 @@ from nnott.checkpoint import Checkpoint, load_checkpoint
 from nnott.cli import (
     check_hidden_layer_flags,
     hidden_activation_names,
+    layer_size_list,
     make_parser,
-    positive_int_list,
     reserve_stdout_for_report,
     str_list,
     unit_fraction,
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     model = parser.add_argument_group("model")
     model.add_argument(
         "--hidden-sizes",
-        type=positive_int_list,
+        type=layer_size_list,
         default=[256, 128],
         metavar="N,N,...",
         help="widths of the hidden layers, comma-separated (empty: a linear classifier)",
@@ -81,7 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--dropout", type=unit_fraction, default=0.0, metavar="P", help="dropout rate in [0, 1)"
     )
     model.add_argument(
-        "--init", choices=("he", "xavier"), default="he", help="initial weight scaling"
+        "--init",
+        choices=("auto", "he", "xavier"),
+        default="auto",
+        help="initial weight scaling: auto follows each layer's activation (He before "
+        "relu and leaky_relu, Xavier elsewhere, as the scalar tier does); he or xavier "
+        "use one scheme for every layer",
     )
     return parser
 

@@ -40,7 +40,7 @@ import numpy
 from nnott.backend import Timer, current_device, get_seed, rng, seed, to_cpu, to_device, xp
 from nnott.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from nnott.errors import CheckpointError, ConfigError, DivergenceError
-from nnott.metrics import RunningMean
+from nnott.metrics import RunningMean, loss_diverged
 from nnott.progress import format_rate, progress_bar, set_postfix
 from nnott.vectorized.callbacks import EarlyStopping
 from nnott.vectorized.history import History
@@ -418,8 +418,8 @@ class Trainer:
     def _check_finite(self, record: Mapping[str, Any], epoch: int) -> None:
         for key in ("train_loss", "val_loss"):
             value = record.get(key)
-            if value is not None and not math.isfinite(value):
-                raise self._divergence(f"the {key.replace('_', ' ')} became {value}", epoch)
+            if value is not None and loss_diverged(value):
+                raise self._divergence(f"the {key.replace('_', ' ')} became {value:.4g}", epoch)
 
     def _check_weights_finite(self, epoch: int) -> None:
         """Refuse weights that became NaN or infinite, before they are saved or kept as best.
@@ -438,8 +438,8 @@ class Trainer:
 
     def _check_batch_loss(self, loss: Any, epoch: int, batch: int) -> None:
         value = float(to_cpu(loss))
-        if not math.isfinite(value):
-            raise self._divergence(f"the loss of batch {batch} became {value}", epoch)
+        if loss_diverged(value):
+            raise self._divergence(f"the loss of batch {batch} became {value:.4g}", epoch)
 
     # --------------------------------------------------------------- evaluation
     def evaluate(self, loader: Any) -> Evaluation:

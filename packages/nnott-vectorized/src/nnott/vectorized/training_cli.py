@@ -75,7 +75,7 @@ from nnott.data import (
 )
 from nnott.data.augment import add_augmentation_arguments, augmentation_from_args
 from nnott.errors import ConfigError, DivergenceError
-from nnott.metrics import classification_table, confusion_matrix, precision_recall
+from nnott.metrics import classification_table, confusion_matrix, loss_diverged, precision_recall
 from nnott.progress import format_rate
 from nnott.vectorized.callbacks import EarlyStopping
 from nnott.vectorized.losses import SoftmaxCrossEntropy
@@ -701,16 +701,16 @@ def interruptible(prog: str, checkpoint_dir: Path | None) -> Iterator[None]:
 
 
 def _check_test_loss(test: Evaluation, epoch: int) -> None:
-    """Raise :class:`DivergenceError` when the test loss is NaN or infinite.
+    """Raise :class:`DivergenceError` when the test loss is NaN, infinite or exploded.
 
     Training can end with every training and validation loss finite and still have
     diverged: weights grown so large that the outputs of some test images overflow. An
     accuracy measured on such outputs is no result, so the run ends in one line instead.
     """
-    if math.isfinite(test.loss):
+    if not loss_diverged(test.loss):
         return
     raise DivergenceError(
-        f"training diverged: after epoch {epoch} the test loss is {test.loss} (the model's "
+        f"training diverged: after epoch {epoch} the test loss is {test.loss:.4g} (the model's "
         "outputs overflow). Try a smaller learning rate or gradient clipping."
     )
 
