@@ -150,7 +150,8 @@ def test_which_convolutions_go_in_bands() -> None:
 def test_band_rows_fill_the_band_and_never_drop_below_one_row(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert bands.band_rows(64 * 9, 28, 64) == 2  # one row is 1.03 M values
+    assert bands.band_rows(64 * 9, 28, 64) == 1  # one row is 1.03 M values, of 1.05 M
+    assert bands.band_rows(32 * 9, 28, 64) == 2  # half the channels: two rows
     assert bands.band_rows(512 * 9, 28, 64) == 1  # 8.3 M values: still a whole row
     assert bands.band_rows(9, 28, 64) == bands.BAND_ELEMENTS // (9 * 28 * 64)
     monkeypatch.setattr(bands, "BAND_ELEMENTS", 1500)  # the fixture's "a few rows"

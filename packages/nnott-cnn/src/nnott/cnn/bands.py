@@ -64,7 +64,7 @@ __all__ = [
 
 MIN_BANDED_ELEMENTS = 1 << 24  # column matrices of 64 MiB of float32 and up go in bands...
 MIN_BANDED_PIXELS = 1 << 15  # ...when they are that long: 28x28 maps at batch 42 and up
-BAND_ELEMENTS = 1 << 21  # at most 8 MiB of float32 columns per band
+BAND_ELEMENTS = 1 << 20  # at most 4 MiB of float32 columns per band (see band_rows)
 BAND_BUFFERS = 2  # the bands take turns in this many buffers (see _band_columns)
 
 
@@ -93,7 +93,17 @@ def uses_bands(
 
 
 def band_rows(column_rows: int, out_w: int, batch: int) -> int:
-    """Output rows per band: as many as :data:`BAND_ELEMENTS` column values hold, >= 1."""
+    """Output rows per band: as many as :data:`BAND_ELEMENTS` column values hold, >= 1.
+
+    ResNet18's 64-channel layer at batch 64 gets one row per band (576 x 1,792 columns,
+    4 MiB). Two rows per band (8 MiB, :data:`BAND_ELEMENTS` of ``1 << 21`` until nnott-cnn
+    0.1.8) suited a 2-core AMD EPYC, but on a 2-core Intel Xeon with 2 MiB of L2 per core
+    the product of a two-row band ran at 18-44 % of the GEMM roof where a one-row band's
+    reached 60-79 %. There, in 30 interleaved rounds of each of two runs, one-row bands
+    took 39-44 instead of 43-48 ms forward and 34-40 instead of 35-43 ms for the weight
+    gradient (medians), and a ResNet18 training step was faster in 7 of 10 pairs of
+    alternated processes (medians 2,408 against 2,488 ms, 8 steps each).
+    """
     return max(1, BAND_ELEMENTS // (column_rows * out_w * batch))
 
 
@@ -138,8 +148,8 @@ def scratch_buffer(slot: int, shape: tuple[int, ...], dtype: Any) -> Any:
     """An uninitialised ``shape`` array of ``dtype``, a view of this thread's buffer ``slot``.
 
     The band buffers are asked for by every call of every banded convolution. Allocated
-    anew each time, their 8 MiB often came as fresh pages, which the OS zeroes on first
-    touch; kept from call to call, they cost :data:`BAND_BUFFERS` x 8 MiB per thread for as
+    anew each time, their megabytes often came as fresh pages, which the OS zeroes on first
+    touch; kept from call to call, they cost :data:`BAND_BUFFERS` x 4 MiB per thread for as
     long as the program runs (a buffer grows when a bigger band asks for it). Measured on 2
     cores (AMD EPYC), a ResNet18 training step at batch 64 took 1,662-1,828 instead of
     1,740-1,982 ms (four pairs of alternated processes, median of 8 steps each: every pair
