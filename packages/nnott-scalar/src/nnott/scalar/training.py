@@ -171,10 +171,10 @@ def train_epoch(
         stats = network.accumulate_gradients(
             batch_inputs, batch_labels, grads, training=True, tracer=tracer
         )
-        if loss_diverged(stats.loss_sum / max(stats.count, 1)):
+        batch_loss = stats.loss_sum / stats.count
+        if loss_diverged(batch_loss):
             raise DivergenceError(
-                f"the loss became {stats.loss_sum / max(stats.count, 1):.4g} in epoch "
-                f"{epoch + 1} after {seen} samples; "
+                f"the loss became {batch_loss:.4g} in epoch {epoch + 1} after {seen} samples; "
                 "try a smaller --lr"
             )
         grads.scale(1.0 / stats.count)

@@ -302,7 +302,7 @@ class Trainer:
             if val_loader is not None and len(val_loader) > 0:
                 validation = self._evaluate(val_loader, keep_predictions=False)
                 record["val_loss"], record["val_accuracy"] = validation.loss, validation.accuracy
-            self._check_finite(record, epoch)
+            self._check_losses(record, epoch)
             if "val_loss" not in record:  # (a validation pass has used the weights already)
                 self._check_weights_finite(epoch)
             self._step_schedule_after_epoch(record)
@@ -415,7 +415,7 @@ class Trainer:
             "Try a smaller learning rate or gradient clipping."
         )
 
-    def _check_finite(self, record: Mapping[str, Any], epoch: int) -> None:
+    def _check_losses(self, record: Mapping[str, Any], epoch: int) -> None:
         for key in ("train_loss", "val_loss"):
             value = record.get(key)
             if value is not None and loss_diverged(value):
