@@ -1,12 +1,12 @@
-"""Convolutions in row bands (nnott.cnn.bands) equal the whole-matrix path and their gradients.
+"""Convolutions in bands (nnott.cnn.bands) equal the whole-matrix path, and so do their gradients.
 
-On the CPU, a convolution with a big column matrix goes one band of output rows at a time
-and keeps only its padded input. Here every convolution is sent through the bands (the
-size threshold is lowered to 0), in bands of one output row, of a few rows (the last one
-shorter) and in one band, and compared in float64 with the same layer on the
-whole-matrix path: forward, weight, bias and input gradients. Both ways of getting the
-input gradient are covered: the transposed convolution (stride 1, square kernel,
-padding <= k - 1) and col2im of the column gradients (the others).
+On the CPU, a convolution with a big column matrix goes one output row at a time, each
+row's columns a slice of the row-tap image, and keeps only its padded input. Here every
+convolution is sent through the bands (the size thresholds are lowered to 0) and compared
+in float64 with the same layer on the whole-matrix path: forward, weight, bias and input
+gradients. Both ways of getting the input gradient are covered: the transposed
+convolution (stride 1, square kernel, padding <= k - 1) and col2im of the column
+gradients (the others).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pytest
 from nnott import backend
 from nnott.backend import to_cpu, to_device
 from nnott.cnn import bands
+from nnott.cnn import conv as conv_module
 from nnott.cnn.conv import Conv2D
 from nnott.cnn.functional import images_last, tap_windows
 from nnott.vectorized.gradcheck import check_gradients
@@ -38,12 +39,11 @@ CONVOLUTIONS = {
 }
 
 
-@pytest.fixture(params=[1, 1500, 2**40], ids=["1 row a band", "a few rows", "one band"])
-def band_elements(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
-    """Bands of at most this many column values, on the CPU device."""
-    monkeypatch.setattr(bands, "BAND_ELEMENTS", request.param)
-    with backend.use_cpu():  # bands are a CPU path, whatever device the suite runs on
-        yield request.param
+@pytest.fixture
+def cpu() -> Iterator[None]:
+    """The CPU device: bands are a CPU path, whatever device the suite runs on."""
+    with backend.use_cpu():
+        yield
 
 
 def _make(name: str, seed: int = 0) -> tuple[Conv2D, np.ndarray, np.ndarray]:
@@ -64,14 +64,19 @@ def _forward_backward(conv: Conv2D, x: np.ndarray, grad_output: np.ndarray) -> l
     return [None if a is None else to_cpu(a).copy() for a in arrays]
 
 
+def _send_through_bands(monkeypatch: pytest.MonkeyPatch, banded: bool) -> None:
+    """Make every convolution go in bands (or none), whatever :func:`bands.uses_bands` says:
+    the bands must be right for every stride, padding and kernel, used or not."""
+    monkeypatch.setattr(conv_module, "uses_bands", lambda *args: banded)
+
+
 def _both_paths(
     conv: Conv2D, x: np.ndarray, grad_output: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[list[Any], list[Any]]:
-    monkeypatch.setattr(bands, "MIN_BANDED_ELEMENTS", 2**62)
+    _send_through_bands(monkeypatch, False)
     whole = _forward_backward(conv, x, grad_output)
     assert not conv._in_bands
-    monkeypatch.setattr(bands, "MIN_BANDED_ELEMENTS", 0)
-    monkeypatch.setattr(bands, "MIN_BANDED_PIXELS", 0)
+    _send_through_bands(monkeypatch, True)
     banded = _forward_backward(conv, x, grad_output)
     assert conv._in_bands
     return whole, banded
@@ -79,7 +84,7 @@ def _both_paths(
 
 @pytest.mark.parametrize("name", sorted(CONVOLUTIONS))
 def test_bands_equal_the_whole_column_matrix(
-    band_elements: int, name: str, monkeypatch: pytest.MonkeyPatch
+    cpu: None, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     conv, x, grad_output = _make(name)
     whole, banded = _both_paths(conv, x, grad_output, monkeypatch)
@@ -91,24 +96,23 @@ def test_bands_equal_the_whole_column_matrix(
 
 
 def test_a_refilled_padded_input_keeps_its_zero_border(
-    band_elements: int, monkeypatch: pytest.MonkeyPatch
+    cpu: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The second forward pass refills the first one's padded input; nothing leaks over."""
     conv, x, grad_output = _make("same_3x3")
-    monkeypatch.setattr(bands, "MIN_BANDED_ELEMENTS", 0)
-    monkeypatch.setattr(bands, "MIN_BANDED_PIXELS", 0)
+    _send_through_bands(monkeypatch, True)
     _forward_backward(conv, 100.0 + x, grad_output)  # a first input, far from the second
     kept = conv._cached
     second = _forward_backward(conv, x, grad_output)
     assert conv._cached is kept  # really refilled, not allocated anew
-    monkeypatch.setattr(bands, "MIN_BANDED_ELEMENTS", 2**62)
+    _send_through_bands(monkeypatch, False)
     expected = _forward_backward(conv, x, grad_output)  # the same layer, whole matrix
     for got, want in zip(second, expected, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
 def test_the_first_layer_skips_the_input_gradient_in_bands(
-    band_elements: int, monkeypatch: pytest.MonkeyPatch
+    cpu: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     conv, x, grad_output = _make("strided_3x3")
     whole, _ = _both_paths(conv, x, grad_output, monkeypatch)
@@ -120,26 +124,31 @@ def test_the_first_layer_skips_the_input_gradient_in_bands(
 
 @pytest.mark.parametrize("name", ["same_3x3", "strided_3x3", "padding_beyond_the_kernel"])
 def test_banded_gradients_match_finite_differences(
-    band_elements: int, name: str, monkeypatch: pytest.MonkeyPatch
+    cpu: None, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bands, "MIN_BANDED_ELEMENTS", 0)
-    monkeypatch.setattr(bands, "MIN_BANDED_PIXELS", 0)
+    _send_through_bands(monkeypatch, True)
     conv, x, _ = _make(name)
     check_gradients(conv, images_last(x))
     assert conv._in_bands
 
 
 def test_which_convolutions_go_in_bands() -> None:
+    def banded(c: int, k: int, stride: int, hw: int, n: int = 64, groups: int = 1) -> bool:
+        out = (hw - 1) // stride + 1  # a "same" convolution of a k x k kernel
+        return bands.uses_bands(c, (k, k), stride, (out, out), n, groups)
+
     with backend.use_cpu():
-        # ResNet18's 64-channel 3x3 layers on 28x28 maps at batch 64: a 115 MB matrix
-        assert bands.uses_bands(64, 64, (3, 3), 28 * 28 * 64, groups=1)
-        assert bands.uses_bands(64, 32, (3, 3), 28 * 28 * 64, groups=1)  # narrowing
-        assert not bands.uses_bands(32, 64, (3, 3), 28 * 28 * 128, groups=1)  # widening
-        assert not bands.uses_bands(64, 64, (3, 3), 28 * 28 * 64, groups=2)  # grouped
-        assert not bands.uses_bands(128, 128, (3, 3), 14 * 14 * 64, groups=1)  # 58 MB
-        assert not bands.uses_bands(64, 64, (5, 5), 14 * 14 * 64, groups=1)  # 80 MB, short
+        assert banded(64, 3, 1, 28)  # ResNet18's 64-channel layers: 115 MB of columns
+        assert banded(128, 3, 1, 14)  # its 14x14 layers: 58 MB
+        assert banded(32, 3, 1, 14)  # the baseline's 32 to 64 channels: 14 MB
+        assert banded(64, 3, 1, 28, n=16)  # a smaller batch: 29 MB
+        assert not banded(32, 3, 1, 14, n=16)  # 3.6 MB: below MIN_BANDED_ELEMENTS
+        assert not banded(256, 3, 1, 7)  # 29 MB, but on 7 rows: too short
+        assert not banded(64, 3, 2, 28)  # strided
+        assert not banded(64, 3, 1, 28, groups=2)  # grouped
+        assert not banded(1, 3, 1, 28)  # a first layer's 1.8 MB
     with backend.use_device("emulated"):
-        assert not bands.uses_bands(64, 64, (3, 3), 28 * 28 * 64, groups=1)  # the GPU
+        assert not banded(64, 3, 1, 28)  # the GPU
     assert bands.transposes_to_a_convolution((3, 3), 1, 1)
     assert bands.transposes_to_a_convolution((5, 5), 1, 4)
     assert not bands.transposes_to_a_convolution((3, 3), 1, 3)
@@ -147,44 +156,49 @@ def test_which_convolutions_go_in_bands() -> None:
     assert not bands.transposes_to_a_convolution((3, 5), 1, 1)
 
 
-def test_band_rows_fill_the_band_and_never_drop_below_one_row(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_the_row_tap_image_holds_what_each_horizontal_tap_sees(cpu: None, stride: int) -> None:
+    generator = np.random.default_rng(1)
+    padded = generator.standard_normal((3, 9, 8, 2))  # (C, Hp, Wp, N)
+    taps = to_cpu(bands.row_taps(backend.xp.asarray(padded), 3, stride))
+    out_w = (8 - 3) // stride + 1
+    assert taps.shape == (9, 3, 3, out_w, 2)  # (Hp, C, kw, OW, N)
+    for h, c, j, ow, n in itertools.product(range(9), range(3), range(3), range(out_w), range(2)):
+        assert taps[h, c, j, ow, n] == padded[c, h, stride * ow + j, n]
+
+
+@pytest.mark.parametrize(("kernel", "stride"), [((3, 3), 1), ((3, 3), 2), ((2, 3), 1)])
+def test_each_rows_columns_are_its_im2col_columns_in_tap_order(
+    cpu: None, kernel: tuple[int, int], stride: int
 ) -> None:
-    assert bands.band_rows(64 * 9, 28, 64) == 1  # one row is 1.03 M values, of 1.05 M
-    assert bands.band_rows(32 * 9, 28, 64) == 2  # half the channels: two rows
-    assert bands.band_rows(512 * 9, 28, 64) == 1  # 8.3 M values: still a whole row
-    assert bands.band_rows(9, 28, 64) == bands.BAND_ELEMENTS // (9 * 28 * 64)
-    monkeypatch.setattr(bands, "BAND_ELEMENTS", 1500)  # the fixture's "a few rows"
-    assert bands.band_rows(4 * 9, 6, 3) == 2  # same_3x3: bands of 2, 2, 2 and 1 rows
+    """Output row ``oh`` gets the im2col rows ``(c, i, j)`` of its pixels, ordered ``(i, c, j)``,
+    and the filters of :func:`taps_first` are ordered to match."""
+    generator = np.random.default_rng(2)
+    padded = generator.standard_normal((4, 9, 7, 3))
+    weight = generator.standard_normal((5, 4, *kernel))
+    windows = to_cpu(tap_windows(backend.xp.asarray(padded), kernel, stride))  # (C,kh,kw,OH,OW,N)
+    filters = to_cpu(bands.taps_first(backend.xp.asarray(weight)))
+    rows = list(bands._row_columns(backend.xp.asarray(padded), kernel, stride))
+    assert [oh for oh, _ in rows] == list(range(windows.shape[3]))
+    for oh, cols in rows:
+        expected = windows[:, :, :, oh].transpose(1, 0, 2, 3, 4).reshape(cols.shape)
+        np.testing.assert_array_equal(to_cpu(cols), expected)
+        np.testing.assert_allclose(
+            filters @ to_cpu(cols),
+            weight.reshape(5, -1) @ windows[:, :, :, oh].reshape(weight[0].size, -1),
+            rtol=1e-12,
+        )
 
 
-def test_consecutive_bands_take_turns_in_the_buffers() -> None:
-    """A band is copied into a buffer the band before did not use (see ``_band_columns``)."""
-    with backend.use_cpu():
-        padded = backend.xp.asarray(np.arange(3 * 8 * 6 * 2, dtype=np.float64)).reshape(3, 8, 6, 2)
-        taps = tap_windows(padded, (3, 3), 1)
-        seen = []
-        for start, stop, cols in bands._band_columns(taps, 2):
-            expected = taps[:, :, :, start:stop].reshape(cols.shape)
-            np.testing.assert_array_equal(to_cpu(cols), to_cpu(expected))
-            seen.append(cols)
-        assert len(seen) == 3  # 6 output rows in bands of 2
-        for before, after in itertools.pairwise(seen):
-            assert not np.shares_memory(before, after)
-        assert bands.BAND_BUFFERS == 2 and np.shares_memory(seen[0], seen[2])
-
-
-@pytest.mark.parametrize("buffers", [1, 3])
-def test_any_number_of_band_buffers_gives_the_same_layer(
-    buffers: int, band_elements: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    conv, x, grad_output = _make("same_3x3")
-    whole, two = _both_paths(conv, x, grad_output, monkeypatch)
-    monkeypatch.setattr(bands, "BAND_BUFFERS", buffers)
-    other = _forward_backward(conv, x, grad_output)
-    for got, want, whole_path in zip(other, two, whole, strict=True):
-        np.testing.assert_array_equal(got, want)  # the same sums, in the same order
-        np.testing.assert_allclose(got, whole_path, rtol=1e-12, atol=1e-12)
+def test_each_input_row_is_copied_once_before_the_row_that_first_sees_it(cpu: None) -> None:
+    """The image is filled as the rows come up: when row ``oh`` is handed out, the rows
+    after its window are not copied yet (they hold what the buffer held before)."""
+    padded = backend.xp.asarray(np.arange(2 * 8 * 5 * 1, dtype=np.float64)).reshape(2, 8, 5, 1)
+    image = bands.scratch_buffer(0, (8, 2, 3, 3, 1), "float64")
+    image[...] = -1.0
+    for oh, _ in bands._row_columns(padded, (3, 3), 1):
+        assert (to_cpu(image[oh + 3 :]) == -1.0).all()
+        assert (to_cpu(image[: oh + 3]) >= 0.0).all()
 
 
 # ------------------------------------------------------------------------ scratch buffers

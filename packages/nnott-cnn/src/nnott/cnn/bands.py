@@ -1,4 +1,4 @@
-"""Big convolutions on the CPU, one band of output rows at a time.
+"""Big convolutions on the CPU, one output row at a time, with no column matrix.
 
 A 3x3 convolution of 64 channels on 28x28 maps at batch 64 (ResNet18's first stage) has a
 column matrix of 576 x 50,176 values: 115 MB, too big for any cache. Built whole, it is
@@ -7,35 +7,50 @@ writes and reads a second matrix of the same size (the column gradients) before 
 folds it. Measured on 2 cores, that traffic held the layer to about a third of the GEMM
 roof, where layers with small column matrices reach two thirds.
 
-So, on the CPU, a convolution whose column matrix is big and long (at least
-:data:`MIN_BANDED_ELEMENTS` values over at least :data:`MIN_BANDED_PIXELS` output pixels)
-and that does not widen the channels (see :func:`uses_bands`) never builds it. It cuts
-the output rows into bands of at most :data:`BAND_ELEMENTS` column values (whole rows, at
-least one), and for each band, while its columns are still in the cache:
+So, on the CPU, a stride-1 convolution whose column matrix is big enough (see
+:func:`uses_bands`) never builds it. It goes one *band* at a time, a band being one
+output row, and takes each band's columns from the *row-tap image*, with no copy:
 
-- forward: im2col of the band into a small buffer, then ``y[:, band] = W @ cols_band``;
-- backward: im2col of the band again (cheaper than keeping 115 MB for the backward pass)
-  and ``dW += dy[:, band] @ cols_band^T``.
+- The row-tap image holds, for every input row ``h``, what the ``kw`` horizontal taps see
+  of it: ``image[h, c, j, ow, n] = padded[c, h, stride*ow + j, n]`` (:func:`row_taps`),
+  one input row after the other in memory. It is about ``kh`` times smaller than the
+  column matrix: 41 instead of 115 MB for that layer.
+- Output row ``oh`` sees input rows ``stride*oh`` to ``stride*oh + kh - 1``, consecutive
+  rows of the image. Its columns are therefore the contiguous slice
+  ``image[stride*oh : stride*oh + kh]``: a ``(kh*C*kw, OW*N)`` matrix whose rows are
+  ordered ``(i, c, j)`` instead of im2col's ``(c, i, j)``, and the filters are reordered
+  to match (:func:`taps_first`).
+- Each input row is copied into the image just before the first product that reads it,
+  so that product finds it in the cache.
+
+Then, row by row:
+
+- forward: ``y[:, row] = W @ cols_row``;
+- backward: ``dW += dy[:, row] @ cols_row^T``, from the image built again.
 
 The input gradient needs no columns at all when the convolution has stride 1 (and a
 square kernel and ``padding <= k - 1``, as every "same" and "valid" one has): it is
 itself a convolution, of the output gradient padded by ``k - 1 - p`` with the filters
-flipped in space and their input and output channels swapped, and goes in bands by the
+flipped in space and their input and output channels swapped, and goes row by row by the
 same forward code, with no col2im. Other convolutions take the whole-matrix path's
 ``col2im(W^T @ dy)``, which needs no columns either.
 
-The bands run one after the other, each product on all of BLAS's threads. Sharing the
-bands out over the cores instead, one BLAS thread each, was as fast on an idle machine,
-but twice as slow right after any other matrix product: OpenBLAS's worker threads keep
-spinning for a while after each product and took a core from the bands.
+The rows run one after the other, each product on all of BLAS's threads. The sums are
+those of the whole-matrix path taken in another order, equal to float rounding
+(``tests/test_bands.py`` compares the two). The layer keeps only its padded input for the
+backward pass, not the columns. On the GPU, and for grouped convolutions, the
+whole-matrix path is used.
 
-The sums are those of the whole-matrix path taken in another order, equal to float
-rounding (``tests/test_bands.py`` compares the two). The layer keeps only its padded
-input for the backward pass, not the columns. On the GPU, and for grouped convolutions,
-the whole-matrix path is used. Measured on 2 cores (an Intel Xeon), ResNet18's
-64-channel layer took 46-48 instead of 61-63 ms forward and 89-93 instead of 101-109 ms
-backward, timed alone (less inside a training step, whose caches start cold), and a
-ResNet18 step's memory fell from 1,246 to 776 MiB.
+Measured on 2 cores (AMD EPYC), against the bands of nnott-cnn 0.1.8, which copied every
+band's im2col columns, three times as much: ResNet18's 64-channel layer alone took
+25-37 instead of 27-48 ms forward, 25-31 instead of 27-51 ms for the weight gradient and
+27-40 instead of 29-52 ms for the input gradient (medians of 30 interleaved rounds, in
+each of three runs; the gap is widest in the machine's slow spells, when copies run
+slowest). Training steps alternated between the two in one process took 1,482 instead of
+1,854 ms for ResNet18 (faster in 14 of 16 rounds), 1,118 instead of 1,258 ms for VGG16
+(7 of 8) and 38.8 instead of 41.8 ms for the baseline (30 of 40): by then the bands also
+took the 14x14 layers, which the old bands had slowed. A ResNet18 step's peak memory fell
+from 784 to 662 MiB.
 """
 
 from __future__ import annotations
@@ -46,92 +61,103 @@ from collections.abc import Iterator
 from typing import Any
 
 from nnott.backend import current_device, xp
-from nnott.cnn.functional import col2im, from_chwn, pad_chwn, tap_windows, to_chwn
+from nnott.cnn.functional import col2im, from_chwn, pad_chwn, to_chwn
 
 __all__ = [
-    "BAND_BUFFERS",
-    "BAND_ELEMENTS",
     "MIN_BANDED_ELEMENTS",
-    "MIN_BANDED_PIXELS",
-    "band_rows",
+    "MIN_BANDED_ROWS",
     "banded_forward",
     "banded_input_gradient",
     "banded_weight_gradient",
+    "row_taps",
     "scratch_buffer",
+    "taps_first",
     "transposes_to_a_convolution",
     "uses_bands",
 ]
 
-MIN_BANDED_ELEMENTS = 1 << 24  # column matrices of 64 MiB of float32 and up go in bands...
-MIN_BANDED_PIXELS = 1 << 15  # ...when they are that long: 28x28 maps at batch 42 and up
-BAND_ELEMENTS = 1 << 20  # at most 4 MiB of float32 columns per band (see band_rows)
-BAND_BUFFERS = 2  # the bands take turns in this many buffers (see _band_columns)
+MIN_BANDED_ELEMENTS = 1 << 21  # column matrices of 8 MiB of float32 and up go in bands...
+MIN_BANDED_ROWS = 14  # ...when they have that many output rows: 14x14 maps and up
 
 
 def uses_bands(
-    in_channels: int, out_channels: int, kernel: tuple[int, int], pixels: int, groups: int
+    in_channels: int,
+    kernel: tuple[int, int],
+    stride: int,
+    output_hw: tuple[int, int],
+    batch: int,
+    groups: int,
 ) -> bool:
-    """Whether a convolution goes in bands; ``pixels`` counts the output pixels of every image.
+    """Whether a convolution goes in bands, one output row at a time.
 
-    Its column matrix (``in_channels * kh * kw`` rows, ``pixels`` columns) must be big and
-    long, and the layer must not widen the channels. Measured on 2 cores:
+    It must have stride 1, one group and a column matrix (``in_channels * kh * kw`` rows,
+    one column per output pixel of every image) of at least :data:`MIN_BANDED_ELEMENTS`
+    values over at least :data:`MIN_BANDED_ROWS` output rows, and run on the CPU. Measured
+    on 2 cores (AMD EPYC), every distinct convolution of the seven architectures on 28x28
+    inputs, whole matrix against bands (medians of 8 interleaved rounds, forward plus
+    backward):
 
-    - On 14x14 maps at batch 64 a band is one or two short rows, and such products were
-      slower than one whole product (AlexNet's 64-to-192 5x5 layer, whose matrix is 80 MB,
-      took 1.7 times as long to go backward in bands).
-    - A layer with more output than input channels gained less forward than it lost
-      backward, where the transposed convolution has only ``in_channels`` filters
-      (32 to 64 channels on 28x28 maps at batch 128: 54-58 against 67-70 ms forward,
-      127-139 against 106-112 ms backward). 64 to 64 and 64 to 32 channels gained both
-      ways (64 to 32: 41-43 against 61-63 ms forward, 62-63 against 98-101 ms backward).
+    - Stride 1 on 14x14 maps and up, at batch 64: bands took 0.71 (VGG16's 64 channels on
+      28x28 maps) to 0.82 (the baseline's 32 to 64 on 14x14) of the time; at batch 16,
+      0.70 and 0.89 for VGG16's 64 and 128 channels on 28x28 and 14x14 maps. Bands that
+      widen the channels gain too (64 to 128 on 14x14: 0.80).
+    - On 7x7 maps at batch 64, 0.88 to 1.07; on 4x4 and 3x3 maps, 1.22 to 1.34, and 1.75
+      to 1.93 at batch 16: each row's product is then too short.
+    - With stride 2, 1.04 to 1.32: the input gradient is not a convolution then
+      (:func:`banded_input_gradient`).
+    - Small column matrices, below 2^21 values: LeNet's 6 to 16 channels took 1.64, the
+      first layers of one input channel 0.83 to 1.29, the baseline's 32 to 64 at batch 16
+      1.13.
     """
     kh, kw = kernel
-    column_values = in_channels * kh * kw * pixels
-    big = column_values >= MIN_BANDED_ELEMENTS and pixels >= MIN_BANDED_PIXELS
-    narrowing = out_channels <= in_channels
-    return big and narrowing and groups == 1 and current_device() == "cpu"
+    out_h, out_w = output_hw
+    column_values = in_channels * kh * kw * out_h * out_w * batch
+    big = column_values >= MIN_BANDED_ELEMENTS and out_h >= MIN_BANDED_ROWS
+    return big and stride == 1 and groups == 1 and current_device() == "cpu"
 
 
-def band_rows(column_rows: int, out_w: int, batch: int) -> int:
-    """Output rows per band: as many as :data:`BAND_ELEMENTS` column values hold, >= 1.
+def row_taps(padded: Any, kernel_w: int, stride: int) -> Any:
+    """The ``(Hp, C, kw, OW, N)`` view of a padded ``(C, Hp, Wp, N)`` input, no copy.
 
-    ResNet18's 64-channel layer at batch 64 gets one row per band (576 x 1,792 columns,
-    4 MiB). Two rows per band (8 MiB, :data:`BAND_ELEMENTS` of ``1 << 21`` until nnott-cnn
-    0.1.8) suited a 2-core AMD EPYC, but on a 2-core Intel Xeon with 2 MiB of L2 per core
-    the product of a two-row band ran at 18-44 % of the GEMM roof where a one-row band's
-    reached 60-79 %. There, in 30 interleaved rounds of each of two runs, one-row bands
-    took 39-44 instead of 43-48 ms forward and 34-40 instead of 35-43 ms for the weight
-    gradient (medians), and a ResNet18 training step was faster in 7 of 10 pairs of
-    alternated processes (medians 2,408 against 2,488 ms, 8 steps each).
+    Element ``[h, c, j, ow, n]`` is ``padded[c, h, stride*ow + j, n]``: what horizontal tap
+    ``j`` sees of input row ``h`` at every output column. Copied, it is the row-tap image.
     """
-    return max(1, BAND_ELEMENTS // (column_rows * out_w * batch))
+    windows = xp.lib.stride_tricks.sliding_window_view(padded, kernel_w, axis=2)
+    return windows[:, :, ::stride].transpose(1, 0, 4, 2, 3)  # from (C, Hp, OW, N, kw)
 
 
-def _bands(out_h: int, per_band: int) -> Iterator[tuple[int, int]]:
-    """``range(out_h)`` as consecutive ``(start, stop)`` bands of ``per_band`` rows."""
-    for start in range(0, out_h, per_band):
-        yield start, min(out_h, start + per_band)
+def taps_first(weight: Any) -> Any:
+    """The ``(K, C, kh, kw)`` filters as the ``(K, kh*C*kw)`` matrix whose columns are
+    ordered as the rows of a band's columns, ``(i, c, j)``."""
+    k = weight.shape[0]
+    return xp.ascontiguousarray(weight.transpose(0, 2, 1, 3)).reshape(k, -1)
 
 
-def _band_columns(taps: Any, per_band: int) -> Iterator[tuple[int, int, Any]]:
-    """``(start, stop, cols)`` for each band: its ``(C*kh*kw, rows*OW*N)`` columns.
+def _output_size(padded: Any, kernel: tuple[int, int], stride: int) -> tuple[int, int]:
+    """``(OH, OW)`` of an unpadded convolution of the ``(C, Hp, Wp, N)`` array ``padded``."""
+    (kh, kw), (hp, wp) = kernel, padded.shape[1:3]
+    return (hp - kh) // stride + 1, (wp - kw) // stride + 1
 
-    The bands take turns in :data:`BAND_BUFFERS` buffers, kept from call to call
-    (:func:`scratch_buffer`), so a band's columns are valid only until the band after next
-    is asked for. Two buffers, not one: the product of a band reads its buffer on every
-    core, and refilling that same buffer at once (most likely: taking its cache lines back
-    from the other core first) was what ran slow. Measured on 2 cores (AMD EPYC, ResNet18's
-    64-channel layer, 26-35 interleaved rounds in each of two runs), one buffer took 37-56
-    ms forward and 76-111 ms backward by the run's median, swinging between runs and within
-    them (quartiles 35-61 ms forward), two took 41-47 and 78-91 ms.
+
+def _row_columns(padded: Any, kernel: tuple[int, int], stride: int) -> Iterator[tuple[int, Any]]:
+    """``(oh, cols)`` for each output row: its ``(kh*C*kw, OW*N)`` columns, rows ``(i, c, j)``.
+
+    The columns are a slice of the row-tap image in this thread's scratch buffer, valid
+    until the next call. Each input row is copied in as the first output row that sees it
+    comes up (``kh`` rows for the first, then ``stride`` more each).
     """
-    c, kh, kw, out_h, out_w, n = taps.shape
-    shape = (c, kh, kw, min(per_band, out_h), out_w, n)
-    buffers = [scratch_buffer(slot, shape, taps.dtype) for slot in range(BAND_BUFFERS)]
-    for index, (start, stop) in enumerate(_bands(out_h, per_band)):
-        band = buffers[index % BAND_BUFFERS][:, :, :, : stop - start]
-        xp.copyto(band, taps[:, :, :, start:stop])
-        yield start, stop, band.reshape(c * kh * kw, -1)
+    kh, kw = kernel
+    taps = row_taps(padded, kw, stride)
+    out_h, _ = _output_size(padded, kernel, stride)
+    rows_used = stride * (out_h - 1) + kh
+    image = scratch_buffer(0, (rows_used, *taps.shape[1:]), padded.dtype)
+    flat = image.reshape(rows_used, -1)
+    copied = 0
+    for oh in range(out_h):
+        first, end = stride * oh, stride * oh + kh
+        xp.copyto(image[copied:end], taps[copied:end])
+        copied = end
+        yield oh, flat[first:end].reshape(kh * taps.shape[1] * kw, -1)
 
 
 class _ScratchBuffers(threading.local):
@@ -147,13 +173,13 @@ _scratch = _ScratchBuffers()
 def scratch_buffer(slot: int, shape: tuple[int, ...], dtype: Any) -> Any:
     """An uninitialised ``shape`` array of ``dtype``, a view of this thread's buffer ``slot``.
 
-    The band buffers are asked for by every call of every banded convolution. Allocated
-    anew each time, their megabytes often came as fresh pages, which the OS zeroes on first
-    touch; kept from call to call, they cost :data:`BAND_BUFFERS` x 4 MiB per thread for as
-    long as the program runs (a buffer grows when a bigger band asks for it). Measured on 2
-    cores (AMD EPYC), a ResNet18 training step at batch 64 took 1,662-1,828 instead of
-    1,740-1,982 ms (four pairs of alternated processes, median of 8 steps each: every pair
-    faster, by 2 to 8 %).
+    The row-tap image is asked for by every call of every banded convolution. Allocated
+    anew each time, its megabytes often came as fresh pages, which the OS zeroes on first
+    touch; kept from call to call, it costs its size per thread for as long as the program
+    runs (a buffer grows when a bigger image asks for it). Measured on 2 cores (AMD EPYC,
+    with the bands of nnott-cnn 0.1.7), a ResNet18 training step at batch 64 took
+    1,662-1,828 instead of 1,740-1,982 ms (four pairs of alternated processes, median of 8
+    steps each: every pair faster, by 2 to 8 %).
 
     The view is valid until ``slot`` is asked for again on this thread; the bands use each
     slot within one call and hand nothing of it on. Threads have buffers of their own.
@@ -167,32 +193,34 @@ def scratch_buffer(slot: int, shape: tuple[int, ...], dtype: Any) -> Any:
     return buffer[:size].reshape(shape)
 
 
-def banded_forward(padded: Any, weight: Any, kernel: tuple[int, int], stride: int) -> Any:
-    """``W (K, C*kh*kw) @ im2col(padded)``, as ``(K, OH*OW*N)``, built band by band.
+def banded_forward(padded: Any, weight: Any, stride: int) -> Any:
+    """``W @ im2col(padded)`` as ``(K, OH*OW*N)``, one output row at a time.
 
-    ``padded`` is the ``(C, Hp, Wp, N)`` images-last input with its border.
+    ``padded`` is the ``(C, Hp, Wp, N)`` images-last input with its border and ``weight``
+    the ``(K, C, kh, kw)`` filters.
     """
-    taps = tap_windows(padded, kernel, stride)
-    c, kh, kw, out_h, out_w, n = taps.shape
-    per_row = out_w * n
-    y = xp.empty((weight.shape[0], out_h * per_row), dtype=padded.dtype)
-    for start, stop, cols in _band_columns(taps, band_rows(c * kh * kw, out_w, n)):
-        xp.matmul(weight, cols, out=y[:, start * per_row : stop * per_row])
+    k, _, kh, kw = weight.shape
+    filters = taps_first(weight)
+    out_h, out_w = _output_size(padded, (kh, kw), stride)
+    per_row = out_w * padded.shape[3]
+    y = xp.empty((k, out_h * per_row), dtype=padded.dtype)
+    for oh, cols in _row_columns(padded, (kh, kw), stride):
+        xp.matmul(filters, cols, out=y[:, oh * per_row : (oh + 1) * per_row])
     return y
 
 
 def banded_weight_gradient(padded: Any, grad_y: Any, kernel: tuple[int, int], stride: int) -> Any:
-    """``dW = dy @ im2col(padded)^T`` as ``(K, C*kh*kw)``, from ``grad_y`` ``(K, OH*OW*N)``."""
-    taps = tap_windows(padded, kernel, stride)
-    c, kh, kw, _, out_w, n = taps.shape
-    per_row = out_w * n
-    grad_weight_t = xp.zeros((c * kh * kw, grad_y.shape[0]), dtype=padded.dtype)
-    product = xp.empty_like(grad_weight_t)
-    for start, stop, cols in _band_columns(taps, band_rows(c * kh * kw, out_w, n)):
-        dy = grad_y[:, start * per_row : stop * per_row]
+    """``dW = dy @ im2col(padded)^T`` as ``(K, C, kh, kw)``, from ``grad_y`` ``(K, OH*OW*N)``."""
+    k, c = grad_y.shape[0], padded.shape[0]
+    kh, kw = kernel
+    per_row = _output_size(padded, kernel, stride)[1] * padded.shape[3]
+    grad_t = xp.zeros((kh * c * kw, k), dtype=padded.dtype)  # dW^T, rows (i, c, j)
+    product = xp.empty_like(grad_t)
+    for oh, cols in _row_columns(padded, kernel, stride):
+        dy = grad_y[:, oh * per_row : (oh + 1) * per_row]
         xp.matmul(cols, dy.T, out=product)  # dW^T: the faster orientation for OpenBLAS
-        grad_weight_t += product
-    return grad_weight_t.T
+        grad_t += product
+    return grad_t.T.reshape(k, kh, c, kw).transpose(0, 2, 1, 3)
 
 
 def transposes_to_a_convolution(kernel: tuple[int, int], stride: int, padding: int) -> bool:
@@ -220,8 +248,8 @@ def banded_input_gradient(
     n = grad_y_chwn.shape[3]
     if transposes_to_a_convolution((kh, kw), stride, padding):
         padded_grad = pad_chwn(from_chwn(grad_y_chwn), kh - 1 - padding)
-        flipped = xp.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
-        grad_x = banded_forward(padded_grad, flipped.reshape(c, -1), (kh, kw), 1)
+        flipped = weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]  # (C, K, kh, kw)
+        grad_x = banded_forward(padded_grad, flipped, 1)
         return grad_x.reshape(c, *input_hw, n)
     grad_cols = xp.matmul(weight.reshape(k, -1).T, grad_y_chwn.reshape(k, -1))
     grad_x = col2im(grad_cols, (n, c, *input_hw), (kh, kw), stride, padding)

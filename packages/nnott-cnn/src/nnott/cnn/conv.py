@@ -4,10 +4,11 @@ Forward is im2col plus one matrix product per layer (one batched product over th
 of a grouped convolution); backward is two more products (weight and column gradients)
 and a col2im made of ``kh*kw`` strided slice-additions (a first layer's weight gradient is
 summed in pieces, see :mod:`nnott.cnn.products`). On the CPU, a convolution with a big
-column matrix never builds it whole: it goes one band of output rows at a time, see
-:mod:`nnott.cnn.bands`. A depthwise convolution (one filter per
-channel) has products too thin to be worth a GEMM, so it takes its own path: for each of
-the ``kh*kw`` kernel taps, one multiply-accumulate vectorized over ``N, C, OH, OW``.
+column matrix never builds it: it goes one output row at a time, each row's columns a
+slice of an image ``kh`` times smaller, see :mod:`nnott.cnn.bands`. A depthwise
+convolution (one filter per channel) has products too thin to be worth a GEMM, so it
+takes its own path: for each of the ``kh*kw`` kernel taps, one multiply-accumulate
+vectorized over ``N, C, OH, OW``.
 See :mod:`nnott.cnn.functional` for the images-last memory layout both paths share.
 
 Weights follow PyTorch's layout ``(out_channels, in_channels // groups, kh, kw)`` so that
@@ -77,8 +78,8 @@ class Conv2D(Module):
     stride-1 convolution) for the backward pass, trading memory for not rebuilding it.
     Layers never modify their inputs, so a 1x1 convolution keeps a view of its input.
     A convolution whose column matrix is big goes in bands on the CPU
-    (:mod:`nnott.cnn.bands`) and keeps only its padded input, rebuilding the columns of
-    one band at a time in the backward pass.
+    (:mod:`nnott.cnn.bands`) and keeps only its padded input, from which the backward pass
+    rebuilds what it needs.
     """
 
     def __init__(
@@ -159,10 +160,10 @@ class Conv2D(Module):
 
     def _gemm_forward(self, x: Any) -> Any:
         """``W (G, K/G, C/G*kh*kw) @ cols (G, C/G*kh*kw, OH*OW*N)``, as ``(K, OH*OW*N)``."""
-        n, k, out_h, out_w = self.output_shape(x.shape)
+        n, _, out_h, out_w = self.output_shape(x.shape)
         copied = im2col_copies(self.kernel_size, self.stride, self.padding)
         self._in_bands = copied and uses_bands(
-            self.in_channels, k, self.kernel_size, out_h * out_w * n, self.groups
+            self.in_channels, self.kernel_size, self.stride, (out_h, out_w), n, self.groups
         )
         if self._in_bands:
             # Refill the last call's padded input when it is one (pad_chwn checks its
@@ -170,9 +171,7 @@ class Conv2D(Module):
             refill = self._cached if self.padding else None
             padded = pad_chwn(x, self.padding, refill=refill)
             self._cached = padded
-            y = banded_forward(
-                padded, self.weight.data.reshape(k, -1), self.kernel_size, self.stride
-            )
+            y = banded_forward(padded, self.weight.data, self.stride)
             if self.bias is not None:
                 y += self.bias.data[:, None]
             return y
@@ -225,7 +224,7 @@ class Conv2D(Module):
         grad_weight = banded_weight_gradient(
             self._cached, grad_chwn.reshape(k, -1), self.kernel_size, self.stride
         )
-        self.weight.grad += grad_weight.reshape(self.weight.shape)
+        self.weight.grad += grad_weight
         if not self.needs_input_grad:
             return None
         _, _, h, w = self._input_shape
