@@ -32,6 +32,7 @@ from twin import torch_twin
 
 from nnott.backend import rng, seed, to_device, xp
 from nnott.cnn.architectures import get_architecture
+from nnott.cnn.bands import release_scratch_buffers
 from nnott.cnn.bench_layers import gemm_roof_gflops
 from nnott.cnn.conv import Conv2D
 from nnott.cnn.functional import images_last
@@ -273,6 +274,7 @@ def _nnott_step_peak_bytes(device: str) -> tuple[int, int]:
         step(0)
         step(1)  # the pool keeps every block it needed: its size is the peak in use
         return resident, pool.total_bytes()
+    release_scratch_buffers()  # the earlier sections' buffers: counted only if allocated here
     tracemalloc.start()
     try:
         step = nnott_step(build("resnet18"), host_batches(1, BATCH, IMAGE))

@@ -233,3 +233,10 @@ def test_each_thread_has_scratch_buffers_of_its_own():
     thread.start()
     thread.join()
     assert not same_start(here, there[0])
+
+
+def test_released_scratch_buffers_are_allocated_anew():
+    first = bands.scratch_buffer(0, (3, 4), "float32")
+    bands.release_scratch_buffers()
+    again = bands.scratch_buffer(0, (3, 4), "float32")
+    assert not same_start(first, again)

@@ -69,6 +69,7 @@ __all__ = [
     "banded_forward",
     "banded_input_gradient",
     "banded_weight_gradient",
+    "release_scratch_buffers",
     "row_taps",
     "scratch_buffer",
     "taps_first",
@@ -191,6 +192,16 @@ def scratch_buffer(slot: int, shape: tuple[int, ...], dtype: Any) -> Any:
         buffer = xp.empty(size, dtype=dtype)
         _scratch.by_key[key] = buffer
     return buffer[:size].reshape(shape)
+
+
+def release_scratch_buffers() -> None:
+    """Drop this thread's scratch buffers; the next banded convolution allocates them again.
+
+    For a program that is done training and wants the memory back, and for the memory
+    benchmark, which must see the buffers allocated inside the step it measures rather
+    than before it.
+    """
+    _scratch.by_key.clear()
 
 
 def banded_forward(padded: Any, weight: Any, stride: int) -> Any:
