@@ -2,7 +2,7 @@
 
 On the CPU, a convolution with a big column matrix goes one output row at a time, each
 row's columns a slice of the row-tap image, and keeps only its padded input. Here every
-convolution is sent through the bands (the size thresholds are lowered to 0) and compared
+convolution is sent through the bands (``uses_bands`` made to answer yes) and compared
 in float64 with the same layer on the whole-matrix path: forward, weight, bias and input
 gradients. Both ways of getting the input gradient are covered: the transposed
 convolution (stride 1, square kernel, padding <= k - 1) and col2im of the column

@@ -61,7 +61,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from nnott.backend import current_device, xp
-from nnott.cnn.functional import col2im, from_chwn, pad_chwn, to_chwn
+from nnott.cnn.functional import col2im, conv_output_size, from_chwn, pad_chwn, to_chwn
 
 __all__ = [
     "MIN_BANDED_ELEMENTS",
@@ -137,7 +137,7 @@ def taps_first(weight: Any) -> Any:
 def _output_size(padded: Any, kernel: tuple[int, int], stride: int) -> tuple[int, int]:
     """``(OH, OW)`` of an unpadded convolution of the ``(C, Hp, Wp, N)`` array ``padded``."""
     (kh, kw), (hp, wp) = kernel, padded.shape[1:3]
-    return (hp - kh) // stride + 1, (wp - kw) // stride + 1
+    return conv_output_size(hp, kh, stride, 0), conv_output_size(wp, kw, stride, 0)
 
 
 def _row_columns(padded: Any, kernel: tuple[int, int], stride: int) -> Iterator[tuple[int, Any]]:
